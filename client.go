@@ -1,0 +1,178 @@
+package middleware
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Client picks sending accounts and delivers pushes through their backends.
+// It is safe for concurrent use.
+type Client struct {
+	mu       sync.RWMutex
+	accounts []*accountState // replaced, never mutated in place
+
+	timeout    time.Duration
+	logger     *slog.Logger
+	httpClient *http.Client
+}
+
+// NewClient builds a Client from opts, validating every account.
+func NewClient(opts ...ClientOption) (*Client, error) {
+	cfg := clientConfig{timeout: DefaultTimeout}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	c := &Client{timeout: cfg.timeout, logger: cfg.logger, httpClient: cfg.httpClient}
+	if c.logger == nil {
+		c.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	for _, a := range cfg.accounts {
+		if err := c.AddAccount(a); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+var defaultClient atomic.Pointer[Client]
+
+// Default returns the Client used by the package-level helpers. It starts
+// with no accounts; register them with Default().AddAccount or replace it
+// with SetDefault.
+func Default() *Client {
+	if c := defaultClient.Load(); c != nil {
+		return c
+	}
+	c, _ := NewClient()
+	if defaultClient.CompareAndSwap(nil, c) {
+		return c
+	}
+	return defaultClient.Load()
+}
+
+// SetDefault makes c the Client of the package-level helpers. A nil c
+// resets it to a new empty Client.
+func SetDefault(c *Client) {
+	if c == nil {
+		c, _ = NewClient()
+	}
+	defaultClient.Store(c)
+}
+
+// targetKind names the shape of a push target for logs.
+func targetKind(groupCode, userID string) string {
+	switch {
+	case groupCode != "" && userID != "":
+		return "group+user"
+	case groupCode != "":
+		return "group"
+	case userID != "":
+		return "user"
+	}
+	return "none"
+}
+
+func splitIDs(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "|")
+}
+
+// send is the one path of all six helpers.
+func (c *Client) send(ctx context.Context, helper, imType, groupCode, userID, title string, items []Item, opts []Option) (n int, err error) {
+	start := time.Now()
+	var account string
+	defer func() {
+		c.logPush(ctx, helper, imType, account, groupCode, userID, items, n, err, time.Since(start))
+	}()
+
+	cfg := newCallConfig(opts)
+	if cfg.err != nil {
+		return 0, cfg.err
+	}
+	if err := validateTargets(groupCode, userID); err != nil {
+		return 0, err
+	}
+	msg := &Message{
+		IM: imType, GroupCode: groupCode, UserID: userID, Title: title,
+		Items: items, Fields: cfg.fields, Filename: cfg.filename, MIME: cfg.mime,
+		Extras: cfg.extras, httpClient: c.httpClient,
+	}
+	if msg.sources, err = prepareItems(items, cfg); err != nil {
+		return 0, err
+	}
+	acct, err := c.resolve(ctx, imType, cfg.accountID)
+	if err != nil {
+		return 0, err
+	}
+	account = acct.ID
+	msg.AccountID = acct.ID
+	if v, ok := acct.Backend.(Validator); ok {
+		if err := v.Validate(msg); err != nil {
+			return 0, err
+		}
+	}
+
+	timeout := c.timeout
+	if cfg.timeoutSet {
+		timeout = cfg.timeout
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err = acct.Backend.Send(ctx, msg)
+	switch {
+	case n < 0:
+		n = 0
+		if err == nil {
+			err = ErrNotSent
+		}
+	case n == 0 && err == nil:
+		err = ErrNotSent
+	}
+	return n, err
+}
+
+func (c *Client) logPush(ctx context.Context, helper, imType, account, groupCode, userID string, items []Item, n int, err error, d time.Duration) {
+	level := slog.LevelInfo
+	if err != nil {
+		level = slog.LevelWarn
+	}
+	if !c.logger.Enabled(ctx, level) {
+		return
+	}
+	types := make([]string, len(items))
+	for i, it := range items {
+		types[i] = string(it.Type)
+	}
+	attrs := []slog.Attr{
+		slog.String("helper", helper),
+		slog.String("im", imType),
+		slog.String("account", account),
+		slog.String("target", targetKind(groupCode, userID)),
+		slog.Any("items", types),
+		slog.Int("sent", n),
+		slog.Duration("duration", d),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error_class", errorClass(err)))
+	}
+	c.logger.LogAttrs(ctx, level, "push", attrs...)
+}

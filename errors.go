@@ -1,0 +1,163 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Sentinel errors name the category of a failure. Test for them with
+// errors.Is; read remote detail with errors.As and *APIError.
+var (
+	// ErrNoAccount means no account is registered for the target IM.
+	ErrNoAccount = errors.New("middleware: no account for this IM")
+	// ErrUnknownAccount means an explicit account id is not registered, or
+	// belongs to another IM.
+	ErrUnknownAccount = errors.New("middleware: unknown account")
+	// ErrAccountOffline means the chosen account, or every account of the
+	// IM, is offline or has been disabled by the platform.
+	ErrAccountOffline = errors.New("middleware: account offline")
+	// ErrInvalidTarget means the group or user id cannot be delivered to.
+	ErrInvalidTarget = errors.New("middleware: invalid target")
+	// ErrInvalidItem means a message item (text, media source, mixed item)
+	// is missing, malformed or unreadable.
+	ErrInvalidItem = errors.New("middleware: invalid item")
+	// ErrTooLarge means content is over a platform limit.
+	ErrTooLarge = errors.New("middleware: too large")
+	// ErrUnsupported means the backend cannot express what was asked.
+	ErrUnsupported = errors.New("middleware: unsupported")
+	// ErrRateLimited means the platform, or the client-side pacer, refused
+	// to send now. *APIError.RetryAfter says how long to wait, when known.
+	ErrRateLimited = errors.New("middleware: rate limited")
+	// ErrNotSent means a backend reported no delivered target without
+	// saying why. The Client turns such an answer into this error so that a
+	// zero count never travels without an error.
+	ErrNotSent = errors.New("middleware: not sent")
+)
+
+// APIError carries what a platform answered when it refused a request.
+// Unwrap returns the matching sentinel (for example ErrRateLimited), or nil
+// when the code has no category.
+type APIError struct {
+	// Backend names the platform: "wecom" or "timchat".
+	Backend string
+	// Code is the platform's error code (WeCom errcode, TIM ErrorCode), or
+	// the HTTP status when the body carried none.
+	Code int
+	// Message is the platform's error text.
+	Message string
+	// HTTPStatus is the HTTP status of the answer, 0 if none was received.
+	HTTPStatus int
+	// RetryAfter is how long the platform asks to wait, 0 if unknown.
+	RetryAfter time.Duration
+	// Hint is a suggestion for the caller, such as checking the region.
+	Hint string
+	// Kind is the sentinel Unwrap returns; nil for none.
+	Kind error
+}
+
+// Error formats the backend, code and message. It never contains secrets:
+// backends only put the platform's own text here.
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: error %d", e.Backend, e.Code)
+	if e.Message != "" {
+		fmt.Fprintf(&b, ": %s", e.Message)
+	}
+	if e.HTTPStatus != 0 && e.HTTPStatus != 200 {
+		fmt.Fprintf(&b, " (HTTP %d)", e.HTTPStatus)
+	}
+	if e.RetryAfter > 0 {
+		fmt.Fprintf(&b, " (retry after %s)", e.RetryAfter)
+	}
+	if e.Hint != "" {
+		fmt.Fprintf(&b, "; %s", e.Hint)
+	}
+	return b.String()
+}
+
+// Unwrap returns the error's category sentinel, or nil.
+func (e *APIError) Unwrap() error { return e.Kind }
+
+// TargetFailure is one recipient that a multi-target send did not reach.
+type TargetFailure struct {
+	// ID is the group or user id.
+	ID string
+	// Code is the platform's per-target error code.
+	Code int
+}
+
+// PartialError reports a send that delivered some of its parts and then
+// failed. The count returned beside it says how many targets were reached.
+// A caller can resend exactly what is missing: the items whose indexes are
+// not in DeliveredItems, or the targets in FailedTargets.
+type PartialError struct {
+	// DeliveredItems lists, in order, the indexes of the items (of a mixed
+	// push, or chunks of a split text) that were delivered before the
+	// failure.
+	DeliveredItems []int
+	// FailedItem is the index of the item whose send failed, -1 if none.
+	FailedItem int
+	// FailedTargets lists recipients that were not reached.
+	FailedTargets []TargetFailure
+	// Err is the failure.
+	Err error
+}
+
+// Error says what was delivered and what failed.
+func (e *PartialError) Error() string {
+	var b strings.Builder
+	b.WriteString("middleware: partial delivery")
+	if e.FailedItem >= 0 {
+		fmt.Fprintf(&b, ": item %d failed, items %v delivered", e.FailedItem, e.DeliveredItems)
+	}
+	if len(e.FailedTargets) > 0 {
+		ids := make([]string, len(e.FailedTargets))
+		for i, f := range e.FailedTargets {
+			ids[i] = fmt.Sprintf("%s (%d)", f.ID, f.Code)
+		}
+		fmt.Fprintf(&b, ": %d targets failed: %s", len(ids), strings.Join(ids, ", "))
+	}
+	if e.Err != nil {
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	return b.String()
+}
+
+// Unwrap returns the underlying failure.
+func (e *PartialError) Unwrap() error { return e.Err }
+
+// errorClass names the category of err for logs.
+func errorClass(err error) string {
+	if err == nil {
+		return ""
+	}
+	for _, s := range []struct {
+		err  error
+		name string
+	}{
+		{ErrNoAccount, "no_account"},
+		{ErrUnknownAccount, "unknown_account"},
+		{ErrAccountOffline, "account_offline"},
+		{ErrInvalidTarget, "invalid_target"},
+		{ErrInvalidItem, "invalid_item"},
+		{ErrTooLarge, "too_large"},
+		{ErrUnsupported, "unsupported"},
+		{ErrRateLimited, "rate_limited"},
+		{ErrNotSent, "not_sent"},
+	} {
+		if errors.Is(err, s.err) {
+			return s.name
+		}
+	}
+	var api *APIError
+	if errors.As(err, &api) {
+		return "api"
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return "context"
+	}
+	return "other"
+}

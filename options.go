@@ -1,0 +1,178 @@
+package middleware
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// DefaultTimeout is the per-call timeout when neither WithTimeout nor
+// WithDefaultTimeout says otherwise, as in the autClaw helpers.
+const DefaultTimeout = 5 * time.Second
+
+// Option configures one helper call. The same Option type serves all six
+// helpers. When an option is given twice, the last one wins; options never
+// depend on their order otherwise.
+type Option func(*callConfig)
+
+type callConfig struct {
+	accountID  string
+	filename   string
+	mime       string
+	timeout    time.Duration
+	timeoutSet bool
+	fields     map[string]any
+	extras     []any
+	err        error
+}
+
+func (c *callConfig) fail(err error) {
+	if c.err == nil {
+		c.err = err
+	}
+}
+
+func newCallConfig(opts []Option) *callConfig {
+	c := &callConfig{}
+	for _, o := range opts {
+		if o != nil {
+			o(c)
+		}
+	}
+	return c
+}
+
+// WithAccountID picks the sending account explicitly (selection rule 1).
+// An unknown id, or one of another IM, fails with ErrUnknownAccount; an
+// offline one with ErrAccountOffline. There is never a silent fallback.
+// Default: the account is chosen by the other selection rules.
+func WithAccountID(id string) Option {
+	return func(c *callConfig) { c.accountID = id }
+}
+
+// WithFilename sets the display file name of the media item. It beats
+// Item.Name and the name taken from the source. In PushMixed it applies
+// only when the message holds exactly one media item. Default: Item.Name,
+// then the base name of the path or URL, then a name made from the item's
+// type and MIME type.
+func WithFilename(name string) Option {
+	return func(c *callConfig) { c.filename = name }
+}
+
+// WithMIME sets the MIME type of the media item. It beats Item.MIME and
+// sniffing. In PushMixed it applies only when the message holds exactly one
+// media item. Default: Item.MIME, then the type sniffed from the content,
+// with the file extension as tie-break.
+func WithMIME(mime string) Option {
+	return func(c *callConfig) { c.mime = mime }
+}
+
+// WithTimeout bounds this call with context.WithTimeout: it can shorten the
+// caller's deadline, never extend it. d <= 0 is an error. Default: the
+// Client's WithDefaultTimeout, 5 s unless changed.
+func WithTimeout(d time.Duration) Option {
+	return func(c *callConfig) {
+		if d <= 0 {
+			c.fail(fmt.Errorf("%w: WithTimeout(%s): timeout must be positive", ErrInvalidItem, d))
+			return
+		}
+		c.timeout, c.timeoutSet = d, true
+	}
+}
+
+// WithField sets a key of the backend's request body, at the top level,
+// like the JS helper's shallow merge of its options object. A later
+// WithField of the same key wins. Default: no extra fields.
+func WithField(key string, value any) Option {
+	return func(c *callConfig) {
+		if key == "" {
+			c.fail(fmt.Errorf("%w: WithField: empty key", ErrInvalidItem))
+			return
+		}
+		if c.fields == nil {
+			c.fields = make(map[string]any)
+		}
+		c.fields[key] = value
+	}
+}
+
+// WithOptions reads an options object ported from a JS or Python plugin.
+// The spellings account_id, accountID and accountId become WithAccountID;
+// filename, fileName and file_name become WithFilename; mimeType and
+// mime_type become WithMIME; every other key becomes WithField. Those
+// values must be strings. Default: nothing.
+func WithOptions(m map[string]any) Option {
+	return func(c *callConfig) {
+		for k, v := range m {
+			var dst *string
+			switch k {
+			case "account_id", "accountID", "accountId":
+				dst = &c.accountID
+			case "filename", "fileName", "file_name":
+				dst = &c.filename
+			case "mimeType", "mime_type":
+				dst = &c.mime
+			default:
+				WithField(k, v)(c)
+				continue
+			}
+			s, ok := v.(string)
+			if !ok {
+				c.fail(fmt.Errorf("%w: WithOptions: %q must be a string, got %T", ErrInvalidItem, k, v))
+				continue
+			}
+			*dst = s
+		}
+	}
+}
+
+// ClientOption configures a Client at construction. See NewClient.
+type ClientOption func(*clientConfig) error
+
+type clientConfig struct {
+	accounts   []Account
+	timeout    time.Duration
+	logger     *slog.Logger
+	httpClient *http.Client
+}
+
+// WithAccount registers an account at construction, as AddAccount does.
+func WithAccount(a Account) ClientOption {
+	return func(c *clientConfig) error {
+		c.accounts = append(c.accounts, a)
+		return nil
+	}
+}
+
+// WithDefaultTimeout sets the timeout of every call that has no
+// WithTimeout. 0 means no timeout beyond the caller's context; a negative
+// value is an error. Default: DefaultTimeout (5 s).
+func WithDefaultTimeout(d time.Duration) ClientOption {
+	return func(c *clientConfig) error {
+		if d < 0 {
+			return fmt.Errorf("middleware: WithDefaultTimeout(%s): negative timeout", d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithLogger sets the logger that gets one record per push: account, IM,
+// target kind, item types, count, duration and error class, never content
+// or secrets. Default: records are discarded.
+func WithLogger(l *slog.Logger) ClientOption {
+	return func(c *clientConfig) error {
+		c.logger = l
+		return nil
+	}
+}
+
+// WithHTTPClient sets the client that fetches http(s) media sources.
+// Default: http.DefaultClient (so httpmock.Activate intercepts it).
+func WithHTTPClient(hc *http.Client) ClientOption {
+	return func(c *clientConfig) error {
+		c.httpClient = hc
+		return nil
+	}
+}

@@ -1,0 +1,104 @@
+package middleware
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Push sends text with Default(). See Client.Push.
+func Push(ctx context.Context, imType, groupCode, userID, title, content string, opts ...Option) (int, error) {
+	return Default().Push(ctx, imType, groupCode, userID, title, content, opts...)
+}
+
+// PushImage sends an image with Default(). See Client.PushImage.
+func PushImage(ctx context.Context, imType, groupCode, userID, title, imageURL string, opts ...Option) (int, error) {
+	return Default().PushImage(ctx, imType, groupCode, userID, title, imageURL, opts...)
+}
+
+// PushVoice sends a voice message with Default(). See Client.PushVoice.
+func PushVoice(ctx context.Context, imType, groupCode, userID, title, voiceURL string, opts ...Option) (int, error) {
+	return Default().PushVoice(ctx, imType, groupCode, userID, title, voiceURL, opts...)
+}
+
+// PushVideo sends a video with Default(). See Client.PushVideo.
+func PushVideo(ctx context.Context, imType, groupCode, userID, title, videoURL string, opts ...Option) (int, error) {
+	return Default().PushVideo(ctx, imType, groupCode, userID, title, videoURL, opts...)
+}
+
+// PushFile sends a file with Default(). See Client.PushFile.
+func PushFile(ctx context.Context, imType, groupCode, userID, title, fileURL string, opts ...Option) (int, error) {
+	return Default().PushFile(ctx, imType, groupCode, userID, title, fileURL, opts...)
+}
+
+// PushMixed sends several items as one push with Default(). See
+// Client.PushMixed.
+func PushMixed(ctx context.Context, imType, groupCode, userID, title string, items []Item, opts ...Option) (int, error) {
+	return Default().PushMixed(ctx, imType, groupCode, userID, title, items, opts...)
+}
+
+// Push sends text to a group (groupCode) or a user (userID) of imType, from
+// the account chosen by Resolve's rules. An empty content falls back to
+// title; both empty is ErrInvalidItem. It returns how many targets were
+// reached; err == nil implies n >= 1.
+func (c *Client) Push(ctx context.Context, imType, groupCode, userID, title, content string, opts ...Option) (int, error) {
+	text := content
+	if text == "" {
+		text = title
+	}
+	if text == "" {
+		return c.refuse(ctx, "push", imType, groupCode, userID, fmt.Errorf("%w: content and title are both empty", ErrInvalidItem))
+	}
+	return c.send(ctx, "push", imType, groupCode, userID, title, []Item{{Type: TextItem, Text: text}}, opts)
+}
+
+// PushImage sends the image at imageURL: an http(s) URL, a local path, a
+// file:// URL, "base64://..." or a data URI.
+func (c *Client) PushImage(ctx context.Context, imType, groupCode, userID, title, imageURL string, opts ...Option) (int, error) {
+	return c.pushMedia(ctx, "pushImage", ImageItem, "imageURL", imType, groupCode, userID, title, imageURL, opts)
+}
+
+// PushVoice sends the audio at voiceURL (same source forms as PushImage).
+func (c *Client) PushVoice(ctx context.Context, imType, groupCode, userID, title, voiceURL string, opts ...Option) (int, error) {
+	return c.pushMedia(ctx, "pushVoice", VoiceItem, "voiceURL", imType, groupCode, userID, title, voiceURL, opts)
+}
+
+// PushVideo sends the video at videoURL (same source forms as PushImage).
+func (c *Client) PushVideo(ctx context.Context, imType, groupCode, userID, title, videoURL string, opts ...Option) (int, error) {
+	return c.pushMedia(ctx, "pushVideo", VideoItem, "videoURL", imType, groupCode, userID, title, videoURL, opts)
+}
+
+// PushFile sends the file at fileURL (same source forms as PushImage). Use
+// WithFilename and WithMIME to set what the recipient sees.
+func (c *Client) PushFile(ctx context.Context, imType, groupCode, userID, title, fileURL string, opts ...Option) (int, error) {
+	return c.pushMedia(ctx, "pushFile", FileItem, "fileURL", imType, groupCode, userID, title, fileURL, opts)
+}
+
+func (c *Client) pushMedia(ctx context.Context, helper string, t ItemType, arg, imType, groupCode, userID, title, src string, opts []Option) (int, error) {
+	if strings.TrimSpace(src) == "" {
+		return c.refuse(ctx, helper, imType, groupCode, userID, fmt.Errorf("%w: %s is empty", ErrInvalidItem, arg))
+	}
+	return c.send(ctx, helper, imType, groupCode, userID, title, []Item{{Type: t, Source: src}}, opts)
+}
+
+// refuse logs and returns a failure found before send could start.
+func (c *Client) refuse(ctx context.Context, helper, imType, groupCode, userID string, err error) (int, error) {
+	c.logPush(ctx, helper, imType, "", groupCode, userID, nil, 0, err, 0)
+	return 0, err
+}
+
+// validateTargets refuses empty ids in a "|"-joined list. Whether no target
+// at all is valid is the backend's call.
+func validateTargets(groupCode, userID string) error {
+	for _, t := range []struct{ arg, v string }{{"groupCode", groupCode}, {"userID", userID}} {
+		if t.v == "" {
+			continue
+		}
+		for i, id := range strings.Split(t.v, "|") {
+			if strings.TrimSpace(id) == "" {
+				return fmt.Errorf("%w: %s: id %d of %q is empty", ErrInvalidTarget, t.arg, i, t.v)
+			}
+		}
+	}
+	return nil
+}
