@@ -35,6 +35,11 @@ var (
 	// saying why. The Client turns such an answer into this error so that a
 	// zero count never travels without an error.
 	ErrNotSent = errors.New("middleware: not sent")
+	// ErrMaybeDelivered means a request failed after it may have reached
+	// the platform (a timeout or a dropped connection after writing). It
+	// was not retried, because the platform does not deduplicate: check
+	// the chat before sending again.
+	ErrMaybeDelivered = errors.New("middleware: the message may have been delivered")
 )
 
 // APIError carries what a platform answered when it refused a request.
@@ -100,6 +105,9 @@ type PartialError struct {
 	DeliveredItems []int
 	// FailedItem is the index of the item whose send failed, -1 if none.
 	FailedItem int
+	// SentParts counts the messages the platform accepted, chunks of a
+	// split text included; the failing item may have delivered some.
+	SentParts int
 	// FailedTargets lists recipients that were not reached.
 	FailedTargets []TargetFailure
 	// Err is the failure.
@@ -147,6 +155,7 @@ func errorClass(err error) string {
 		{ErrUnsupported, "unsupported"},
 		{ErrRateLimited, "rate_limited"},
 		{ErrNotSent, "not_sent"},
+		{ErrMaybeDelivered, "maybe_delivered"},
 	} {
 		if errors.Is(err, s.err) {
 			return s.name

@@ -214,6 +214,9 @@ type Media struct {
 	MIME string
 	// Size is the exact length in bytes.
 	Size int64
+	// Remote is true for an http(s) source: reading it again fetches it
+	// again.
+	Remote bool
 
 	head    []byte
 	reopen  func(ctx context.Context) (io.ReadCloser, error)
@@ -255,6 +258,31 @@ func (m *Media) Close() error {
 		return p.Close()
 	}
 	return nil
+}
+
+// MediaSize returns the size of media item i when it is known without
+// network I/O (inline data, base64, local files), for limit checks before
+// anything is sent. ok is false for URLs and for items that are not media
+// or cannot be read.
+func (m *Message) MediaSize(i int) (size int64, ok bool) {
+	if i < 0 || i >= len(m.Items) || !m.Items[i].Type.IsMedia() {
+		return 0, false
+	}
+	var src *source
+	if i < len(m.sources) && m.sources[i] != nil {
+		src = m.sources[i]
+	} else if s, err := prepareSource(m.Items[i]); err == nil {
+		src = s
+	} else {
+		return 0, false
+	}
+	switch src.kind {
+	case srcMemory:
+		return int64(len(src.data)), true
+	case srcFile:
+		return src.size, true
+	}
+	return 0, false
 }
 
 // OpenMedia opens media item i for reading, with limit as the largest size
@@ -318,6 +346,7 @@ func (m *Message) OpenMedia(ctx context.Context, i int, limit int64) (*Media, er
 			return nil, fmt.Errorf("%w: item %d: reading %s: %w", ErrInvalidItem, i, describe(it), err)
 		}
 	case srcURL:
+		md.Remote = true
 		var err error
 		if baseName, declared, err = m.openURL(ctx, md, src, it, limit); err != nil {
 			return nil, err

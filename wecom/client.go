@@ -1,0 +1,219 @@
+package wecom
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-resty/resty/v2"
+
+	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/internal/httpx"
+)
+
+// DefaultBaseURL is the WeCom API origin.
+const DefaultBaseURL = "https://qyapi.weixin.qq.com"
+
+// DefaultRateLimit is the client-side pace, in messages per minute: the
+// conservative figure that older WeCom docs give per bot.
+const DefaultRateLimit = 20
+
+var _ middleware.Backend = (*Client)(nil)
+var _ middleware.Validator = (*Client)(nil)
+
+// Client sends to one webhook. It is safe for concurrent use.
+type Client struct {
+	key     string
+	scope   string // a hash of the key, for cache keys shared across clients
+	base    string
+	http    *resty.Client
+	limiter *limiter
+	cache   MediaCache
+	flight  *inflight
+	retry   retryPolicy
+	now     func() time.Time
+	// boundary makes multipart boundaries; tests make it deterministic.
+	boundary func() string
+}
+
+// Option configures New.
+type Option func(*config) error
+
+type config struct {
+	base    string
+	hc      *http.Client
+	rate    int
+	cache   MediaCache
+	retry   retryPolicy
+	now     func() time.Time
+	noCache bool
+}
+
+// WithBaseURL sends to another origin (a proxy, a gateway, an emulator)
+// instead of DefaultBaseURL. A base in the webhook URL passed to New is
+// replaced too.
+func WithBaseURL(base string) Option {
+	return func(c *config) error {
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("wecom: WithBaseURL: %q is not an http(s) URL", base)
+		}
+		c.base = strings.TrimRight(base, "/")
+		return nil
+	}
+}
+
+// WithHTTPClient sends through hc. Default: a client over
+// http.DefaultTransport, looked up at each request, so HTTP(S)_PROXY is
+// honoured and httpmock.Activate intercepts it.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *config) error {
+		c.hc = hc
+		return nil
+	}
+}
+
+// WithRateLimit paces sends to n messages per minute for this key; 0 turns
+// pacing off. A send whose wait would pass its deadline fails with
+// middleware.ErrRateLimited without sending. Default: DefaultRateLimit.
+func WithRateLimit(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("wecom: WithRateLimit(%d): negative rate", n)
+		}
+		c.rate = n
+		return nil
+	}
+}
+
+// WithMediaCache stores media_ids in mc, so a shared store can serve several
+// processes. nil turns caching off. Default: an in-memory cache.
+func WithMediaCache(mc MediaCache) Option {
+	return func(c *config) error {
+		c.cache, c.noCache = mc, mc == nil
+		return nil
+	}
+}
+
+// WithRetry sets how many attempts a retryable failure gets (at least 1)
+// and the first backoff, which doubles with jitter. Default: 3 attempts,
+// 200 ms.
+func WithRetry(attempts int, backoff time.Duration) Option {
+	return func(c *config) error {
+		if attempts < 1 || backoff < 0 {
+			return fmt.Errorf("wecom: WithRetry(%d, %s): need attempts >= 1 and backoff >= 0", attempts, backoff)
+		}
+		c.retry = retryPolicy{attempts: attempts, backoff: backoff}
+		return nil
+	}
+}
+
+// WithClock sets the clock of the media cache and the pacer (tests).
+// Default: time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return errors.New("wecom: WithClock(nil)")
+		}
+		c.now = now
+		return nil
+	}
+}
+
+// New returns a Client for the webhook keyOrURL: the bare key, or the whole
+// webhook URL as WeCom shows it
+// (https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=...).
+func New(keyOrURL string, opts ...Option) (*Client, error) {
+	key, base, err := parseKey(strings.TrimSpace(keyOrURL))
+	if err != nil {
+		return nil, err
+	}
+	cfg := config{base: base, rate: DefaultRateLimit, retry: retryPolicy{attempts: 3, backoff: 200 * time.Millisecond}, now: time.Now}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	sum := sha256.Sum256([]byte("wecom:" + key))
+	c := &Client{
+		key:      key,
+		scope:    hex.EncodeToString(sum[:8]),
+		base:     cfg.base,
+		http:     httpx.New(cfg.hc),
+		limiter:  newLimiter(cfg.rate, time.Minute, cfg.now),
+		cache:    cfg.cache,
+		flight:   newInflight(),
+		retry:    cfg.retry,
+		now:      cfg.now,
+		boundary: randomBoundary,
+	}
+	if c.cache == nil && !cfg.noCache {
+		c.cache = NewMemoryCache()
+	}
+	return c, nil
+}
+
+// parseKey accepts a bare key or a webhook URL. Errors never repeat the
+// input: it is a secret.
+func parseKey(s string) (key, base string, err error) {
+	if s == "" {
+		return "", "", errors.New("wecom: empty webhook key")
+	}
+	if strings.Contains(s, "://") {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return "", "", errors.New("wecom: the webhook URL is not a valid http(s) URL")
+		}
+		if !strings.HasSuffix(u.Path, "/cgi-bin/webhook/send") {
+			return "", "", errors.New("wecom: the webhook URL must end in /cgi-bin/webhook/send?key=...")
+		}
+		key = u.Query().Get("key")
+		if key == "" {
+			return "", "", errors.New("wecom: the webhook URL has no key parameter")
+		}
+		base = u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/cgi-bin/webhook/send")
+		s = key
+	} else {
+		base = DefaultBaseURL
+	}
+	for _, r := range s {
+		if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return "", "", errors.New("wecom: the webhook key may hold only letters, digits and '-'")
+		}
+	}
+	return s, base, nil
+}
+
+// String describes the client without its key.
+func (c *Client) String() string { return "wecom.Client{base: " + c.base + ", key: REDACTED}" }
+
+// GoString is String, so %#v does not print the key either.
+func (c *Client) GoString() string { return c.String() }
+
+// LogValue makes slog print the client without its key.
+func (c *Client) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("base", c.base), slog.String("key", "REDACTED"))
+}
+
+// Format makes every fmt verb print String.
+func (c *Client) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
+
+func (c *Client) sendURL() string {
+	return c.base + "/cgi-bin/webhook/send?key=" + url.QueryEscape(c.key)
+}
+
+func (c *Client) uploadURL(typ string) string {
+	return c.base + "/cgi-bin/webhook/upload_media?key=" + url.QueryEscape(c.key) + "&type=" + typ
+}
+
+// redact removes the key from err's message.
+func (c *Client) redact(err error) error { return httpx.Redact(err, c.key) }

@@ -1,0 +1,115 @@
+package wecom
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// envelope is a WeCom send body. Exactly one content field is set.
+type envelope struct {
+	ChatID        string        `json:"chatid,omitempty"`
+	MsgType       string        `json:"msgtype"`
+	VisibleToUser string        `json:"visible_to_user,omitempty"`
+	PostID        string        `json:"post_id,omitempty"`
+	Text          *textContent  `json:"text,omitempty"`
+	Markdown      *mdContent    `json:"markdown,omitempty"`
+	MarkdownV2    *mdV2Content  `json:"markdown_v2,omitempty"`
+	Image         *imageContent `json:"image,omitempty"`
+	File          *mediaRef     `json:"file,omitempty"`
+	Voice         *mediaRef     `json:"voice,omitempty"`
+	News          *newsContent  `json:"news,omitempty"`
+	TemplateCard  *TemplateCard `json:"template_card,omitempty"`
+}
+
+type textContent struct {
+	Content             string   `json:"content"`
+	MentionedList       []string `json:"mentioned_list,omitempty"`
+	MentionedMobileList []string `json:"mentioned_mobile_list,omitempty"`
+}
+
+type mdContent struct {
+	Content     string       `json:"content"`
+	AtShortName bool         `json:"at_short_name,omitempty"`
+	Attachments []Attachment `json:"attachments,omitempty"`
+}
+
+type mdV2Content struct {
+	Content string `json:"content"`
+}
+
+type imageContent struct {
+	Base64 string `json:"base64"`
+	MD5    string `json:"md5"`
+}
+
+type mediaRef struct {
+	MediaID string `json:"media_id"`
+}
+
+type newsContent struct {
+	Articles []Article `json:"articles"`
+}
+
+// Attachment is a row of markdown buttons.
+type Attachment struct {
+	CallbackID string   `json:"callback_id"`
+	Actions    []Action `json:"actions"`
+}
+
+// Action is one markdown button.
+type Action struct {
+	// Type is "button"; empty means "button".
+	Type        string `json:"type"`
+	Name        string `json:"name"`
+	Text        string `json:"text"`
+	Value       string `json:"value"`
+	ReplaceText string `json:"replace_text"`
+	BorderColor string `json:"border_color,omitempty"`
+	TextColor   string `json:"text_color,omitempty"`
+}
+
+// marshalBody encodes env and merges fields at the top level; a field
+// replaces a key of the same name, as the JS helper's shallow merge does.
+func marshalBody(env *envelope, fields map[string]any) ([]byte, error) {
+	b, err := marshalNoEscape(env)
+	if err != nil || len(fields) == 0 {
+		return b, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for k, v := range fields {
+		raw, err := marshalNoEscape(v)
+		if err != nil {
+			return nil, fmt.Errorf("wecom: field %q: %w", k, err)
+		}
+		m[k] = raw
+	}
+	return marshalNoEscape(m)
+}
+
+// marshalNoEscape is json.Marshal without HTML escaping: WeCom shows
+// "<@id>" and "&" as they are written, and \u003c is a longer body.
+func marshalNoEscape(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// mentionTags renders users as markdown mentions.
+func mentionTags(users []string) string {
+	var b strings.Builder
+	for _, u := range users {
+		b.WriteString("<@")
+		b.WriteString(u)
+		b.WriteString(">")
+	}
+	return b.String()
+}

@@ -1,0 +1,107 @@
+package wecom
+
+import (
+	"github.com/imbridge/middleware"
+)
+
+// Message formats of Push and of joined text in PushMixed.
+const (
+	formatText       = "text"
+	formatMarkdown   = "markdown"
+	formatMarkdownV2 = "markdown_v2"
+)
+
+// sendOpts gathers this backend's options from Message.Extras.
+type sendOpts struct {
+	format      string // "" picks text for Push, markdown for mixed text
+	mentions    []string
+	mobiles     []string
+	mentionAll  bool
+	visibleTo   []string
+	postID      string
+	noSplit     bool
+	attachments []Attachment
+	atShortName bool
+}
+
+type optFunc func(*sendOpts)
+
+func readOpts(extras []any) sendOpts {
+	var o sendOpts
+	for _, e := range extras {
+		if f, ok := e.(optFunc); ok {
+			f(&o)
+		}
+	}
+	return o
+}
+
+func backendOpt(f optFunc) middleware.Option { return middleware.BackendOption(f) }
+
+// Markdown sends text as a markdown message (4096 bytes, split on block
+// boundaries when longer). Mentions become <@userid> in the content.
+// Default: Push sends a text message; PushMixed joins text into markdown.
+func Markdown() middleware.Option {
+	return backendOpt(func(o *sendOpts) { o.format = formatMarkdown })
+}
+
+// MarkdownV2 sends text as markdown_v2 (tables, lists, code; no colours and
+// no mentions, so a mention with it is ErrUnsupported).
+func MarkdownV2() middleware.Option {
+	return backendOpt(func(o *sendOpts) { o.format = formatMarkdownV2 })
+}
+
+// NoSplit makes text over the limit fail with ErrTooLarge, before anything
+// is sent, instead of being split into several messages. Default: split.
+func NoSplit() middleware.Option {
+	return backendOpt(func(o *sendOpts) { o.noSplit = true })
+}
+
+// Mention mentions the users (WeCom userids): mentioned_list in text,
+// <@userid> in markdown. Default: none; with both groupCode and userID the
+// users of userID are mentioned.
+func Mention(userids ...string) middleware.Option {
+	ids := append([]string(nil), userids...)
+	return backendOpt(func(o *sendOpts) { o.mentions = ids })
+}
+
+// MentionMobile mentions users by mobile number (text messages only).
+func MentionMobile(mobiles ...string) middleware.Option {
+	m := append([]string(nil), mobiles...)
+	return backendOpt(func(o *sendOpts) { o.mobiles = m })
+}
+
+// MentionAll mentions everyone in the group (text messages only).
+func MentionAll() middleware.Option {
+	return backendOpt(func(o *sendOpts) { o.mentionAll = true })
+}
+
+// VisibleTo shows the message only to these group members. WeCom honours
+// it only when chatid names exactly one group.
+func VisibleTo(userids ...string) middleware.Option {
+	ids := append([]string(nil), userids...)
+	return backendOpt(func(o *sendOpts) { o.visibleTo = ids })
+}
+
+// PostID posts into a blackboard post; the chatid must be exactly one
+// blackboard.
+func PostID(id string) middleware.Option {
+	return backendOpt(func(o *sendOpts) { o.postID = id })
+}
+
+// Buttons adds button attachments to a markdown message (implies
+// Markdown).
+func Buttons(a ...Attachment) middleware.Option {
+	cp := append([]Attachment(nil), a...)
+	return backendOpt(func(o *sendOpts) {
+		o.attachments = cp
+		if o.format == "" || o.format == formatText {
+			o.format = formatMarkdown
+		}
+	})
+}
+
+// AtShortName asks WeCom to show mentions in markdown by short name.
+func AtShortName() middleware.Option {
+	return backendOpt(func(o *sendOpts) { o.atShortName = true })
+}
