@@ -26,8 +26,8 @@ const testKey = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
 // recorded is one request the mock saw.
 type recorded struct {
 	Path, Query, ContentType string
-	ContentLength           int64
-	Body                    []byte
+	ContentLength            int64
+	Body                     []byte
 }
 
 // mockWeCom is a per-test httpmock transport that records requests and
