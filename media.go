@@ -285,6 +285,18 @@ func (m *Message) MediaSize(i int) (size int64, ok bool) {
 	return 0, false
 }
 
+// OpenSource opens a media item that is not one of Items, such as a video
+// thumbnail, the way OpenMedia does, with the message's HTTP client. Its
+// Media.Index is -1.
+func (m *Message) OpenSource(ctx context.Context, it Item, limit int64) (*Media, error) {
+	tmp := &Message{Items: []Item{it}, httpClient: m.httpClient}
+	md, err := tmp.OpenMedia(ctx, 0, limit)
+	if md != nil {
+		md.Index = -1
+	}
+	return md, err
+}
+
 // OpenMedia opens media item i for reading, with limit as the largest size
 // the backend accepts: past it the error is ErrTooLarge, and the rest of the
 // source is not read. A remote URL is fetched with ctx. limit <= 0 means no

@@ -49,3 +49,12 @@ func prepareItems(items []Item, cfg *callConfig) ([]*source, error) {
 	}
 	return sources, nil
 }
+
+// ValidateItem checks one item as PushMixed does, without network I/O:
+// its type, its text, and that a media source is well formed (a local file
+// exists, inline base64 decodes). Backends use it for media that travel
+// outside Message.Items, such as a video thumbnail.
+func ValidateItem(it Item) error {
+	_, err := prepareItems([]Item{it}, &callConfig{})
+	return err
+}

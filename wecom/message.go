@@ -1,10 +1,10 @@
 package wecom
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/imbridge/middleware/internal/jsonx"
 )
 
 // envelope is a WeCom send body. Exactly one content field is set.
@@ -70,37 +70,13 @@ type Action struct {
 	TextColor   string `json:"text_color,omitempty"`
 }
 
-// marshalBody encodes env and merges fields at the top level; a field
-// replaces a key of the same name, as the JS helper's shallow merge does.
+// marshalBody encodes env with the caller's fields merged at the top level.
 func marshalBody(env *envelope, fields map[string]any) ([]byte, error) {
-	b, err := marshalNoEscape(env)
-	if err != nil || len(fields) == 0 {
-		return b, err
+	b, err := jsonx.Marshal(env, fields)
+	if err != nil {
+		return nil, fmt.Errorf("wecom: %w", err)
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
-	}
-	for k, v := range fields {
-		raw, err := marshalNoEscape(v)
-		if err != nil {
-			return nil, fmt.Errorf("wecom: field %q: %w", k, err)
-		}
-		m[k] = raw
-	}
-	return marshalNoEscape(m)
-}
-
-// marshalNoEscape is json.Marshal without HTML escaping: WeCom shows
-// "<@id>" and "&" as they are written, and \u003c is a longer body.
-func marshalNoEscape(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return b, nil
 }
 
 // mentionTags renders users as markdown mentions.

@@ -91,6 +91,16 @@ func (e *Error) Unwrap() error { return e.Err }
 // Post sends body, of exactly length bytes, to u and reads the whole answer.
 // Errors never contain u: callers put secrets in query strings.
 func Post(ctx context.Context, rc *resty.Client, u, contentType string, body io.Reader, length int64) (*Response, error) {
+	return Do(ctx, rc, http.MethodPost, u, contentType, body, length)
+}
+
+// Do is Post with another method.
+func Do(ctx context.Context, rc *resty.Client, method, u, contentType string, body io.Reader, length int64) (*Response, error) {
+	return DoWithHeader(ctx, rc, method, u, contentType, body, length, nil)
+}
+
+// DoWithHeader is Do with extra request headers.
+func DoWithHeader(ctx context.Context, rc *resty.Client, method, u, contentType string, body io.Reader, length int64, header http.Header) (*Response, error) {
 	var wrote atomic.Bool
 	trace := &httptrace.ClientTrace{
 		WroteHeaderField: func(string, []string) { wrote.Store(true) },
@@ -98,11 +108,13 @@ func Post(ctx context.Context, rc *resty.Client, u, contentType string, body io.
 		WroteRequest:     func(httptrace.WroteRequestInfo) { wrote.Store(true) },
 	}
 	ctx = httptrace.WithClientTrace(context.WithValue(ctx, lengthKey{}, length), trace)
-	resp, err := rc.R().
-		SetContext(ctx).
-		SetHeader("Content-Type", contentType).
-		SetBody(body).
-		Post(u)
+	req := rc.R().SetContext(ctx).SetHeader("Content-Type", contentType).SetBody(body)
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := req.Execute(method, u)
 	if err != nil {
 		err = StripURL(err, u)
 		// A transport that does not trace (httpmock, a custom RoundTripper)

@@ -1,0 +1,237 @@
+package timchat
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-resty/resty/v2"
+
+	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/internal/httpx"
+)
+
+// Regions and their API hosts. An SDKAppID lives in exactly one; the wrong
+// one answers 70016 or 70020.
+var regionHosts = map[string]string{
+	"china":         "console.tim.qq.com",
+	"singapore":     "adminapisgp.im.qcloud.com",
+	"seoul":         "adminapikr.im.qcloud.com",
+	"frankfurt":     "adminapiger.im.qcloud.com",
+	"siliconvalley": "adminapiusa.im.qcloud.com",
+	"jakarta":       "adminapiidn.im.qcloud.com",
+	"tokyo":         "adminapijpn.im.qcloud.com",
+}
+
+// DefaultSigTTL is how long a generated UserSig is valid. It is renewed
+// when a tenth of that is left.
+const DefaultSigTTL = 24 * time.Hour
+
+var _ middleware.Backend = (*Client)(nil)
+var _ middleware.Validator = (*Client)(nil)
+
+// Config says which app and admin account to send as.
+type Config struct {
+	// SDKAppID is the app's id from the Chat console.
+	SDKAppID uint64
+	// SecretKey signs UserSigs. Leave it empty only with UserSig.
+	SecretKey string
+	// Admin is an App admin account; requests are signed for it.
+	Admin string
+	// Region is one of china, singapore, seoul, frankfurt, siliconvalley,
+	// jakarta, tokyo. Default: china.
+	Region string
+	// BaseURL overrides Region (a proxy, a gateway, an emulator).
+	BaseURL string
+	// UserSig is a pre-signed usersig for Admin, used instead of
+	// SecretKey. It cannot be renewed: when it expires, sends fail.
+	UserSig string
+}
+
+// String describes the config without its secrets.
+func (c Config) String() string {
+	return fmt.Sprintf("timchat.Config{SDKAppID: %d, Admin: %q, Region: %q, BaseURL: %q, SecretKey: %s, UserSig: %s}",
+		c.SDKAppID, c.Admin, c.Region, c.BaseURL, redactedIf(c.SecretKey), redactedIf(c.UserSig))
+}
+
+// GoString is String, so %#v does not print secrets either.
+func (c Config) GoString() string { return c.String() }
+
+// Format makes every fmt verb print String.
+func (c Config) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
+
+// LogValue makes slog print the config without its secrets.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(slog.Uint64("sdkappid", c.SDKAppID), slog.String("admin", c.Admin),
+		slog.String("region", c.Region), slog.String("base_url", c.BaseURL))
+}
+
+func redactedIf(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return "REDACTED"
+}
+
+// Client sends through one app's admin account. It is safe for concurrent
+// use.
+type Client struct {
+	cfg      Config
+	base     string
+	http     *resty.Client
+	sig      *signer
+	uploader Uploader
+	retry    retryPolicy
+	now      func() time.Time
+	mediaHC  *http.Client
+
+	pushMu   sync.Mutex // timpush/push spacing
+	lastPush time.Time
+}
+
+// Option configures New.
+type Option func(*options) error
+
+type options struct {
+	hc       *http.Client
+	uploader Uploader
+	now      func() time.Time
+	retry    retryPolicy
+	sigTTL   time.Duration
+}
+
+// WithHTTPClient sends through hc. Default: a client over
+// http.DefaultTransport, looked up at each request (HTTP(S)_PROXY and
+// httpmock.Activate both work).
+func WithHTTPClient(hc *http.Client) Option {
+	return func(o *options) error { o.hc = hc; return nil }
+}
+
+// WithUploader hosts local media (paths, base64, Item.Data) so that their
+// URLs can go into message elements. Default: none, and such media fail
+// before anything is sent.
+func WithUploader(u Uploader) Option {
+	return func(o *options) error { o.uploader = u; return nil }
+}
+
+// WithClock sets the clock used to sign UserSigs and to space broadcasts
+// (tests). Default: time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return errors.New("timchat: WithClock(nil)")
+		}
+		o.now = now
+		return nil
+	}
+}
+
+// WithRetry sets the attempts of a transient failure (at least 1) and the
+// first backoff, doubled with jitter each time. Default: 3 attempts, 200 ms.
+func WithRetry(attempts int, backoff time.Duration) Option {
+	return func(o *options) error {
+		if attempts < 1 || backoff < 0 {
+			return fmt.Errorf("timchat: WithRetry(%d, %s): need attempts >= 1 and backoff >= 0", attempts, backoff)
+		}
+		o.retry = retryPolicy{attempts: attempts, backoff: backoff}
+		return nil
+	}
+}
+
+// WithSigTTL sets the validity of generated UserSigs. Default:
+// DefaultSigTTL.
+func WithSigTTL(d time.Duration) Option {
+	return func(o *options) error {
+		if d < time.Minute {
+			return fmt.Errorf("timchat: WithSigTTL(%s): at least a minute", d)
+		}
+		o.sigTTL = d
+		return nil
+	}
+}
+
+// New checks cfg and returns a Client.
+func New(cfg Config, opts ...Option) (*Client, error) {
+	o := options{now: time.Now, retry: retryPolicy{attempts: 3, backoff: 200 * time.Millisecond}, sigTTL: DefaultSigTTL}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case cfg.SDKAppID == 0:
+		return nil, errors.New("timchat: Config.SDKAppID is required")
+	case cfg.Admin == "":
+		return nil, errors.New("timchat: Config.Admin is required")
+	case cfg.SecretKey == "" && cfg.UserSig == "":
+		return nil, errors.New("timchat: Config needs SecretKey or UserSig")
+	case cfg.SecretKey != "" && cfg.UserSig != "":
+		return nil, errors.New("timchat: Config has both SecretKey and UserSig; give one")
+	case cfg.Region != "" && cfg.BaseURL != "":
+		return nil, errors.New("timchat: Config has both Region and BaseURL; give one")
+	}
+	base := cfg.BaseURL
+	if base == "" {
+		region := cfg.Region
+		if region == "" {
+			region = "china"
+		}
+		host, ok := regionHosts[strings.ToLower(region)]
+		if !ok {
+			return nil, fmt.Errorf("timchat: unknown Region %q (china, singapore, seoul, frankfurt, siliconvalley, jakarta, tokyo)", cfg.Region)
+		}
+		base = "https://" + host
+	} else if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("timchat: Config.BaseURL %q is not an http(s) URL", base)
+	}
+	if cfg.UserSig != "" {
+		if _, _, err := DecodeUserSig(cfg.UserSig); err != nil {
+			return nil, errors.New("timchat: Config.UserSig is not a UserSig v2")
+		}
+	}
+	c := &Client{
+		cfg:      cfg,
+		base:     strings.TrimRight(base, "/"),
+		http:     httpx.New(o.hc),
+		uploader: o.uploader,
+		retry:    o.retry,
+		now:      o.now,
+		mediaHC:  o.hc,
+		sig: &signer{appID: cfg.SDKAppID, secret: cfg.SecretKey, admin: cfg.Admin, static: cfg.UserSig,
+			ttl: o.sigTTL, now: o.now},
+	}
+	return c, nil
+}
+
+// String describes the client without its secrets.
+func (c *Client) String() string {
+	return "timchat.Client{base: " + c.base + ", " + c.cfg.String() + "}"
+}
+
+// GoString is String.
+func (c *Client) GoString() string { return c.String() }
+
+// Format makes every fmt verb print String.
+func (c *Client) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
+
+// LogValue makes slog print the client without its secrets.
+func (c *Client) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("base", c.base), slog.Any("config", c.cfg.LogValue()))
+}
+
+// redact removes the secret key and any usersig from err's message.
+func (c *Client) redact(err error) error {
+	secrets := []string{c.cfg.SecretKey, c.cfg.UserSig}
+	if cur := c.sig.cur.Load(); cur != nil {
+		secrets = append(secrets, cur.sig)
+	}
+	return httpx.Redact(err, secrets...)
+}

@@ -1,0 +1,132 @@
+package timchat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/require"
+
+	"github.com/imbridge/middleware"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// The public sample key of the official TLS sig READMEs.
+const (
+	testSecret = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e"
+	testAppID  = 1400000000
+	testBase   = "https://console.tim.qq.com"
+)
+
+var bg = context.Background()
+
+type recorded struct {
+	API   string
+	Query url.Values
+	Body  []byte
+}
+
+// mockTIM is a per-test httpmock transport that records calls and answers
+// scripted replies per API (default: OK).
+type mockTIM struct {
+	t  *testing.T
+	mt *httpmock.MockTransport
+
+	mu      sync.Mutex
+	reqs    []recorded
+	answers map[string][]string
+}
+
+func newMock(t *testing.T) *mockTIM {
+	m := &mockTIM{t: t, mt: httpmock.NewMockTransport(), answers: map[string][]string{}}
+	m.mt.RegisterRegexpResponder("POST", regexp.MustCompile(`^`+regexp.QuoteMeta(testBase)+`/v4/`), func(r *http.Request) (*http.Response, error) {
+		body, _ := io.ReadAll(r.Body)
+		api := strings.TrimPrefix(r.URL.Path, "/v4/")
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.reqs = append(m.reqs, recorded{API: api, Query: r.URL.Query(), Body: body})
+		if q := m.answers[api]; len(q) > 0 {
+			m.answers[api] = q[1:]
+			return httpmock.NewStringResponse(200, q[0]), nil
+		}
+		return httpmock.NewStringResponse(200, `{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}`), nil
+	})
+	return m
+}
+
+func (m *mockTIM) answer(api string, bodies ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.answers[api] = append(m.answers[api], bodies...)
+}
+
+func (m *mockTIM) requests() []recorded {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]recorded(nil), m.reqs...)
+}
+
+func (m *mockTIM) bodies(t *testing.T) []map[string]any {
+	var out []map[string]any
+	for _, r := range m.requests() {
+		var v map[string]any
+		require.NoError(t, json.Unmarshal(r.Body, &v))
+		out = append(out, v)
+	}
+	return out
+}
+
+var fixedNow = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+
+func newBackend(t *testing.T, m *mockTIM, opts ...Option) (*Client, *middleware.Client) {
+	t.Helper()
+	base := []Option{WithHTTPClient(&http.Client{Transport: m.mt}), WithRetry(3, 0), WithClock(func() time.Time { return fixedNow })}
+	c, err := New(Config{SDKAppID: testAppID, SecretKey: testSecret, Admin: "administrator"}, append(base, opts...)...)
+	require.NoError(t, err)
+	mc, err := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "tim", IM: "tim", Default: true, Backend: c}))
+	require.NoError(t, err)
+	return c, mc
+}
+
+// normalize zeroes the random dedup keys so bodies can be compared.
+func normalize(t *testing.T, body []byte) []byte {
+	var v map[string]any
+	require.NoError(t, json.Unmarshal(body, &v))
+	for _, k := range []string{"MsgRandom", "MsgSeq", "Random"} {
+		if _, ok := v[k]; ok {
+			v[k] = 0
+		}
+	}
+	out, err := json.Marshal(v)
+	require.NoError(t, err)
+	return out
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	got = normalize(t, got)
+	if *update {
+		var buf bytes.Buffer
+		require.NoError(t, json.Indent(&buf, got, "", "  "))
+		require.NoError(t, os.MkdirAll("testdata", 0o755))
+		require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "missing golden file; run go test -run %s -update", t.Name())
+	require.JSONEq(t, string(want), string(got))
+}

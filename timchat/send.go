@@ -1,0 +1,362 @@
+package timchat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/internal/jsonx"
+)
+
+// Limits of the REST API.
+const (
+	BatchLimit  = 500      // recipients per batchsendmsg
+	BodyLimit   = 12 << 10 // bytes of message content
+	MaxLifeTime = 7 * 24 * time.Hour
+	pushSpacing = time.Second // timpush/push calls must be further apart
+)
+
+// GroupAt mentions a group member (or everyone) in a group message.
+type GroupAt struct {
+	GroupAtAllFlag int    `json:"GroupAtAllFlag"`
+	GroupAtAccount string `json:"GroupAt_Account,omitempty"`
+}
+
+type c2cBody struct {
+	SyncOtherMachine int              `json:"SyncOtherMachine,omitempty"`
+	FromAccount      string           `json:"From_Account,omitempty"`
+	ToAccount        any              `json:"To_Account"`
+	MsgLifeTime      *int64           `json:"MsgLifeTime,omitempty"`
+	MsgSeq           uint32           `json:"MsgSeq"`
+	MsgRandom        uint32           `json:"MsgRandom"`
+	MsgBody          []Element        `json:"MsgBody"`
+	CloudCustomData  string           `json:"CloudCustomData,omitempty"`
+	OfflinePushInfo  *OfflinePushInfo `json:"OfflinePushInfo,omitempty"`
+}
+
+type groupBody struct {
+	GroupID         string           `json:"GroupId"`
+	Random          uint32           `json:"Random"`
+	FromAccount     string           `json:"From_Account,omitempty"`
+	MsgBody         []Element        `json:"MsgBody"`
+	OnlineOnlyFlag  int              `json:"OnlineOnlyFlag,omitempty"`
+	GroupAtInfo     []GroupAt        `json:"GroupAtInfo,omitempty"`
+	CloudCustomData string           `json:"CloudCustomData,omitempty"`
+	OfflinePushInfo *OfflinePushInfo `json:"OfflinePushInfo,omitempty"`
+}
+
+type pushBody struct {
+	FromAccount     string           `json:"From_Account,omitempty"`
+	MsgRandom       uint32           `json:"MsgRandom"`
+	OnlineOnlyFlag  int              `json:"OnlineOnlyFlag"`
+	Condition       *Condition       `json:"Condition,omitempty"`
+	MsgBody         []Element        `json:"MsgBody"`
+	OfflinePushInfo *OfflinePushInfo `json:"OfflinePushInfo,omitempty"`
+}
+
+// Validate checks msg without I/O: target, broadcast condition, media that
+// would need an uploader, video thumbnails, sizes.
+func (c *Client) Validate(msg *middleware.Message) error {
+	o := readOpts(msg.Extras)
+	return c.validate(msg, &o)
+}
+
+func (c *Client) validate(msg *middleware.Message, o *sendOpts) error {
+	groups, users := msg.Groups(), msg.Users()
+	switch {
+	case o.broadcast && (len(groups) > 0 || len(users) > 0):
+		return fmt.Errorf("%w: timchat: Broadcast goes to all users; leave groupCode and userID empty", middleware.ErrInvalidTarget)
+	case !o.broadcast && len(groups) == 0 && len(users) == 0:
+		return fmt.Errorf("%w: timchat: no groupCode or userID (use timchat.Broadcast to push to all users)", middleware.ErrInvalidTarget)
+	}
+	if err := o.condition.validate(); err != nil {
+		return err
+	}
+	if o.lifeTime != nil && (*o.lifeTime < 0 || *o.lifeTime > MaxLifeTime) {
+		return fmt.Errorf("%w: timchat: MsgLifeTime %s is outside 0..7 days", middleware.ErrInvalidItem, *o.lifeTime)
+	}
+	textBytes := 0
+	for i, it := range msg.Items {
+		if !it.Type.IsMedia() {
+			textBytes += len(it.Text)
+			continue
+		}
+		if !isRemote(it.Source) && c.uploader == nil {
+			return noUploader(fmt.Sprintf("item %d", i))
+		}
+		if it.Type == middleware.VideoItem {
+			if o.thumbnail == "" {
+				return fmt.Errorf("%w: timchat: item %d: a TIM video needs a thumbnail: add timchat.Thumbnail(source)", middleware.ErrInvalidItem, i)
+			}
+			if err := middleware.ValidateItem(middleware.Item{Type: middleware.ImageItem, Source: o.thumbnail}); err != nil {
+				return fmt.Errorf("timchat: thumbnail: %w", err)
+			}
+			if !isRemote(o.thumbnail) && c.uploader == nil {
+				return noUploader("the thumbnail")
+			}
+		}
+	}
+	if textBytes > BodyLimit {
+		return fmt.Errorf("%w: timchat: %d bytes of text; a message holds at most %d", middleware.ErrTooLarge, textBytes, BodyLimit)
+	}
+	return nil
+}
+
+func noUploader(what string) error {
+	return fmt.Errorf("%w: timchat: %s is not an http(s) URL, and TIM only takes media by URL: "+
+		"host it with timchat.WithUploader (for example timchat.PresignedPutUploader)", middleware.ErrUnsupported, what)
+}
+
+func isRemote(src string) bool {
+	return strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://")
+}
+
+// Send delivers msg and returns how many groups or users it reached.
+func (c *Client) Send(ctx context.Context, msg *middleware.Message) (int, error) {
+	n, err := c.send(ctx, msg)
+	return n, c.redact(err)
+}
+
+func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error) {
+	o := readOpts(msg.Extras)
+	if err := c.validate(msg, &o); err != nil {
+		return 0, err
+	}
+	elems, descs, err := c.elements(ctx, msg, &o)
+	if err != nil {
+		return 0, err
+	}
+
+	// Which items travel together: all in one message, or one message per
+	// media item with the text before it.
+	batches := [][]int{}
+	var cur []int
+	for i, it := range msg.Items {
+		cur = append(cur, i)
+		if o.splitMixed && it.Type.IsMedia() {
+			batches = append(batches, cur)
+			cur = nil
+		}
+	}
+	if len(cur) > 0 {
+		batches = append(batches, cur)
+	}
+
+	var delivered []int
+	reached := 0
+	for bi, batch := range batches {
+		body := make([]Element, len(batch))
+		var desc []string
+		for j, i := range batch {
+			body[j] = elems[i]
+			desc = append(desc, descs[i])
+		}
+		n, failed, err := c.deliver(ctx, msg, &o, body, c.offline(msg, &o, desc))
+		if err == nil && len(failed) == 0 {
+			delivered = append(delivered, batch...)
+			reached = n
+			continue
+		}
+		if bi == 0 && n == 0 {
+			return 0, err
+		}
+		if n > 0 && bi == 0 {
+			reached = n
+		}
+		pe := &middleware.PartialError{DeliveredItems: delivered, FailedItem: -1, FailedTargets: failed, SentParts: bi, Err: err}
+		if n > 0 {
+			pe.SentParts++
+			pe.DeliveredItems = append(pe.DeliveredItems, batch...)
+		}
+		if err != nil && n == 0 {
+			pe.FailedItem = batch[0]
+		}
+		return reached, pe
+	}
+	return reached, nil
+}
+
+// offline fills OfflinePushInfo: the helper's title, and for media a
+// description such as "[Image]", unless the caller set them.
+func (c *Client) offline(msg *middleware.Message, o *sendOpts, descs []string) *OfflinePushInfo {
+	info := OfflinePushInfo{}
+	if o.offline != nil {
+		info = *o.offline
+	}
+	if info.Title == "" {
+		info.Title = msg.Title
+	}
+	if info.Desc == "" {
+		var media []string
+		for _, d := range descs {
+			if d != "" {
+				media = append(media, d)
+			}
+		}
+		info.Desc = strings.Join(media, " ")
+	}
+	if o.offline == nil && info.Title == "" && info.Desc == "" {
+		return nil
+	}
+	return &info
+}
+
+// deliver sends one message to every target. It returns how many targets
+// got it and which did not.
+func (c *Client) deliver(ctx context.Context, msg *middleware.Message, o *sendOpts, body []Element, offline *OfflinePushInfo) (int, []middleware.TargetFailure, error) {
+	groups, users := msg.Groups(), msg.Users()
+	switch {
+	case o.broadcast:
+		return c.broadcast(ctx, msg, o, body, offline)
+	case len(groups) > 0:
+		var at []GroupAt
+		for _, u := range users {
+			at = append(at, GroupAt{GroupAtAccount: u})
+		}
+		return fanOut(groups, func(g string) error {
+			b := groupBody{GroupID: g, Random: rand.Uint32(), FromAccount: o.fromAccount, MsgBody: body,
+				GroupAtInfo: at, CloudCustomData: o.cloudData, OfflinePushInfo: offline}
+			if o.onlineOnly {
+				b.OnlineOnlyFlag = 1
+			}
+			return c.post(ctx, "group_open_http_svc/send_group_msg", b, msg.Fields, nil)
+		})
+	case len(users) == 1:
+		b := c.c2c(o, users[0], body, offline)
+		if err := c.post(ctx, "openim/sendmsg", b, msg.Fields, nil); err != nil {
+			return 0, nil, err
+		}
+		return 1, nil, nil
+	default:
+		return c.batch(ctx, msg, o, users, body, offline)
+	}
+}
+
+func (c *Client) c2c(o *sendOpts, to any, body []Element, offline *OfflinePushInfo) c2cBody {
+	b := c2cBody{FromAccount: o.fromAccount, ToAccount: to, MsgSeq: rand.Uint32(), MsgRandom: rand.Uint32(),
+		MsgBody: body, CloudCustomData: o.cloudData, OfflinePushInfo: offline}
+	switch {
+	case o.lifeTime != nil:
+		s := int64(*o.lifeTime / time.Second)
+		b.MsgLifeTime = &s
+	case o.onlineOnly:
+		zero := int64(0)
+		b.MsgLifeTime = &zero
+	}
+	return b
+}
+
+// fanOut sends to each id in turn and gathers the failures.
+func fanOut(ids []string, send func(id string) error) (int, []middleware.TargetFailure, error) {
+	var failed []middleware.TargetFailure
+	var first error
+	for _, id := range ids {
+		if err := send(id); err != nil {
+			if first == nil {
+				first = err
+			}
+			failed = append(failed, middleware.TargetFailure{ID: id, Code: codeOf(err)})
+		}
+	}
+	n := len(ids) - len(failed)
+	if n == 0 {
+		return 0, nil, first
+	}
+	if len(failed) > 0 {
+		return n, failed, first
+	}
+	return n, nil, nil
+}
+
+// batch sends to many users, BatchLimit per call, and reads every
+// ErrorList: ErrorCode is 0 when any recipient succeeded.
+func (c *Client) batch(ctx context.Context, msg *middleware.Message, o *sendOpts, users []string, body []Element, offline *OfflinePushInfo) (int, []middleware.TargetFailure, error) {
+	var failed []middleware.TargetFailure
+	var first error
+	for start := 0; start < len(users); start += BatchLimit {
+		chunk := users[start:min(start+BatchLimit, len(users))]
+		var r *reply
+		err := c.post(ctx, "openim/batchsendmsg", c.c2c(o, chunk, body, offline), msg.Fields, &r)
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			for _, u := range chunk {
+				failed = append(failed, middleware.TargetFailure{ID: u, Code: codeOf(err)})
+			}
+			continue
+		}
+		for _, e := range r.ErrorList {
+			if e.ErrorCode != 0 {
+				failed = append(failed, middleware.TargetFailure{ID: e.ToAccount, Code: e.ErrorCode})
+			}
+		}
+	}
+	n := len(users) - len(failed)
+	if len(failed) > 0 && first == nil {
+		first = apiError(failed[0].Code, fmt.Sprintf("%d of %d recipients failed", len(failed), len(users)), 200)
+	}
+	if n == 0 {
+		return 0, nil, first
+	}
+	return n, failed, first
+}
+
+// broadcast sends with timpush/push, keeping calls more than a second
+// apart: it waits for the gap if the deadline allows, else fails with
+// ErrRateLimited without sending.
+func (c *Client) broadcast(ctx context.Context, msg *middleware.Message, o *sendOpts, body []Element, offline *OfflinePushInfo) (int, []middleware.TargetFailure, error) {
+	c.pushMu.Lock()
+	defer c.pushMu.Unlock()
+	if !c.lastPush.IsZero() {
+		wait := c.lastPush.Add(pushSpacing + 10*time.Millisecond).Sub(c.now())
+		if wait > 0 {
+			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+				return 0, nil, &middleware.APIError{Backend: "timchat", Code: 90024, Kind: middleware.ErrRateLimited, RetryAfter: wait,
+					Message: "broadcasts must be more than a second apart; the next slot is past the deadline"}
+			}
+			if err := sleep(ctx, wait); err != nil {
+				return 0, nil, err
+			}
+		}
+	}
+	b := pushBody{FromAccount: o.fromAccount, MsgRandom: rand.Uint32(), MsgBody: body, OfflinePushInfo: offline}
+	if !o.condition.empty() {
+		b.Condition = o.condition
+	}
+	if o.onlineOnly {
+		b.OnlineOnlyFlag = 1
+	}
+	err := c.post(ctx, "timpush/push", b, msg.Fields, nil)
+	c.lastPush = c.now()
+	if err != nil {
+		return 0, nil, err
+	}
+	return 1, nil, nil
+}
+
+// post encodes v with the caller's fields and calls api; out, if not nil,
+// receives the answer.
+func (c *Client) post(ctx context.Context, api string, v any, fields map[string]any, out **reply) error {
+	body, err := jsonx.Marshal(v, fields)
+	if err != nil {
+		return fmt.Errorf("timchat: %w", err)
+	}
+	r, err := c.call(ctx, api, body)
+	if out != nil {
+		*out = r
+	}
+	return err
+}
+
+func codeOf(err error) int {
+	var api *middleware.APIError
+	if errors.As(err, &api) {
+		return api.Code
+	}
+	return -1
+}

@@ -1,0 +1,119 @@
+package timchat
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/go-querystring/query"
+
+	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/internal/httpx"
+)
+
+type retryPolicy struct {
+	attempts int
+	backoff  time.Duration
+}
+
+// delay is the jittered backoff before attempt+1.
+func (p retryPolicy) delay(attempt int) time.Duration {
+	d := p.backoff << (attempt - 1)
+	if d <= 0 {
+		return 0
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// signedQuery is the query string of every REST call.
+type signedQuery struct {
+	SDKAppID    uint64 `url:"sdkappid"`
+	Identifier  string `url:"identifier"`
+	UserSig     string `url:"usersig"`
+	Random      uint32 `url:"random"`
+	ContentType string `url:"contenttype"`
+}
+
+// call posts body to v4/api. Transient failures are retried with the same
+// body, so its MsgRandom/MsgSeq/Random let the server drop duplicates; the
+// query's random is fresh for each request. A refused signature is renewed
+// once.
+func (c *Client) call(ctx context.Context, api string, body []byte) (*reply, error) {
+	var stale string
+	renewed := false
+	var lastErr error
+	for attempt := 1; ; attempt++ {
+		sig, err := c.sig.get(stale)
+		if err != nil {
+			return nil, err
+		}
+		q, err := query.Values(signedQuery{SDKAppID: c.cfg.SDKAppID, Identifier: c.cfg.Admin, UserSig: sig, Random: rand.Uint32(), ContentType: "json"})
+		if err != nil {
+			return nil, err
+		}
+		u := c.base + "/v4/" + api + "?" + q.Encode()
+		resp, err := httpx.Post(ctx, c.http, u, "application/json", bytes.NewReader(body), int64(len(body)))
+		wait := time.Duration(0)
+		if err != nil {
+			// Retrying is safe even when the request may have arrived: the
+			// server deduplicates. Only the last error says it may have.
+			lastErr = fmt.Errorf("timchat: %s: %w", api, err)
+			var he *httpx.Error
+			if errors.As(err, &he) && he.Written {
+				lastErr = fmt.Errorf("timchat: %s: %w: %w", api, middleware.ErrMaybeDelivered, err)
+			}
+			if ctx.Err() != nil {
+				return nil, lastErr
+			}
+		} else {
+			r, err := decodeReply(resp.Status, resp.Body)
+			if err == nil {
+				return r, nil
+			}
+			var apiErr *middleware.APIError
+			if errors.As(err, &apiErr) {
+				switch {
+				case sigRefused(apiErr.Code) && !renewed && c.cfg.UserSig == "":
+					stale, renewed = sig, true
+					attempt--
+					continue
+				case !transient(apiErr.Code):
+					return r, err
+				case apiErr.Code == 90024:
+					wait = pushSpacing + 50*time.Millisecond
+				}
+			}
+			lastErr = err
+		}
+		if attempt >= c.retry.attempts {
+			return nil, lastErr
+		}
+		if d := c.retry.delay(attempt); d > wait {
+			wait = d
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return nil, lastErr
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return nil, lastErr
+		}
+	}
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
