@@ -409,9 +409,9 @@ func TestPresignedPutUploader(t *testing.T) {
 	var got struct {
 		sync.Mutex
 		method, ct, path string
-		length        int64
-		body          []byte
-		acl           string
+		length           int64
+		body             []byte
+		acl              string
 	}
 	store := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got.Lock()

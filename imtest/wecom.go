@@ -1,0 +1,437 @@
+package imtest
+
+import (
+	"bytes"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// WeComMessage is a message the WeCom emulator accepted, decoded.
+type WeComMessage struct {
+	// Type is the msgtype.
+	Type string
+	// ChatID is the chatid as sent ("" for the bot's own group).
+	ChatID string
+	// Content is the text, markdown or markdown_v2 content.
+	Content string
+	// Mentions and MentionMobiles are the text message's mention lists.
+	Mentions, MentionMobiles []string
+	// VisibleTo and PostID are as sent.
+	VisibleTo, PostID string
+	// Image is the decoded image of an image message.
+	Image []byte
+	// FileName and File are the upload behind a file or voice message.
+	FileName string
+	File     []byte
+	// Body is the request body as received.
+	Body []byte
+	// At is when it was accepted, by the emulator's clock.
+	At time.Time
+}
+
+type weComMedia struct {
+	typ  string
+	name string
+	data []byte
+	at   time.Time
+}
+
+// WeCom emulates a WeCom group-bot webhook on loopback:
+// /cgi-bin/webhook/send and /cgi-bin/webhook/upload_media.
+type WeCom struct {
+	// URL is the base URL to give wecom.WithBaseURL.
+	URL string
+	// Key is the webhook key the emulator accepts.
+	Key string
+	// Faults injects failures.
+	Faults
+
+	srv      *httptest.Server
+	seed     maphash.Seed
+	mu       sync.Mutex
+	now      func() time.Time
+	media    map[string]weComMedia
+	msgs     []WeComMessage
+	sent     map[string][]time.Time // chat -> accepted sends, for the per-minute limit
+	inflight map[uint64]bool
+	perMin   int
+	requests int
+}
+
+// WeComOption configures NewWeCom.
+type WeComOption func(*WeCom)
+
+// WithWeComClock sets the clock that ages media_ids and counts the rate
+// window. Default: time.Now.
+func WithWeComClock(now func() time.Time) WeComOption { return func(w *WeCom) { w.now = now } }
+
+// WithWeComRate sets the messages per minute per chat (default 100).
+func WithWeComRate(n int) WeComOption { return func(w *WeCom) { w.perMin = n } }
+
+// NewWeCom starts a WeCom emulator with a random key. Close it when done.
+func NewWeCom(opts ...WeComOption) *WeCom {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	k := hex.EncodeToString(b[:])
+	w := &WeCom{
+		Key:  k[:8] + "-" + k[8:12] + "-" + k[12:16] + "-" + k[16:20] + "-" + k[20:],
+		seed: maphash.MakeSeed(), now: time.Now, media: map[string]weComMedia{},
+		sent: map[string][]time.Time{}, inflight: map[uint64]bool{}, perMin: 100,
+	}
+	for _, o := range opts {
+		o(w)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/cgi-bin/webhook/send", w.handleSend)
+	mux.HandleFunc("/cgi-bin/webhook/upload_media", w.handleUpload)
+	w.srv = httptest.NewServer(mux)
+	w.URL = w.srv.URL
+	return w
+}
+
+// WebhookURL is the whole webhook URL, as WeCom shows it to users.
+func (w *WeCom) WebhookURL() string { return w.URL + "/cgi-bin/webhook/send?key=" + w.Key }
+
+// Close stops the server.
+func (w *WeCom) Close() { w.srv.Close() }
+
+// Messages returns the accepted messages in order.
+func (w *WeCom) Messages() []WeComMessage {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]WeComMessage(nil), w.msgs...)
+}
+
+// Uploads returns how many uploads were accepted.
+func (w *WeCom) Uploads() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.media)
+}
+
+// Requests returns how many requests reached the emulator.
+func (w *WeCom) Requests() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.requests
+}
+
+// Reset forgets messages, media, rate windows and faults.
+func (w *WeCom) Reset() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs, w.media, w.sent, w.requests = nil, map[string]weComMedia{}, map[string][]time.Time{}, 0
+	w.Faults.mu.Lock()
+	w.Faults.queue = nil
+	w.Faults.mu.Unlock()
+}
+
+func weComErr(code int, msg string) []byte {
+	b, _ := json.Marshal(map[string]any{"errcode": code, "errmsg": msg})
+	return b
+}
+
+func (w *WeCom) count() {
+	w.mu.Lock()
+	w.requests++
+	w.mu.Unlock()
+}
+
+func (w *WeCom) handleSend(rw http.ResponseWriter, r *http.Request) {
+	w.count()
+	w.Faults.serve(rw, r, func() []byte { return w.send(r) }, func(code int) []byte { return weComErr(code, "injected") })
+}
+
+func (w *WeCom) handleUpload(rw http.ResponseWriter, r *http.Request) {
+	w.count()
+	w.Faults.serve(rw, r, func() []byte { return w.upload(r) }, func(code int) []byte { return weComErr(code, "injected") })
+}
+
+// weComBody is what the emulator decodes of a send.
+type weComBody struct {
+	ChatID        string `json:"chatid"`
+	MsgType       string `json:"msgtype"`
+	VisibleToUser string `json:"visible_to_user"`
+	PostID        string `json:"post_id"`
+	Text          *struct {
+		Content             string   `json:"content"`
+		MentionedList       []string `json:"mentioned_list"`
+		MentionedMobileList []string `json:"mentioned_mobile_list"`
+	} `json:"text"`
+	Markdown *struct {
+		Content     string            `json:"content"`
+		Attachments []json.RawMessage `json:"attachments"`
+	} `json:"markdown"`
+	MarkdownV2 *struct {
+		Content string `json:"content"`
+	} `json:"markdown_v2"`
+	Image *struct {
+		Base64 string `json:"base64"`
+		MD5    string `json:"md5"`
+	} `json:"image"`
+	File *struct {
+		MediaID string `json:"media_id"`
+	} `json:"file"`
+	Voice *struct {
+		MediaID string `json:"media_id"`
+	} `json:"voice"`
+	News *struct {
+		Articles []map[string]any `json:"articles"`
+	} `json:"news"`
+	TemplateCard map[string]any `json:"template_card"`
+}
+
+func (w *WeCom) send(r *http.Request) []byte {
+	if r.Method != http.MethodPost {
+		return weComErr(40008, "method must be POST")
+	}
+	if r.URL.Query().Get("key") != w.Key {
+		return weComErr(93000, "invalid webhook url")
+	}
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return weComErr(-1, "system busy")
+	}
+	// The same body may not be in flight twice.
+	h := maphash.Bytes(w.seed, raw)
+	w.mu.Lock()
+	if w.inflight[h] {
+		w.mu.Unlock()
+		return weComErr(45033, "api concurrent out of limit")
+	}
+	w.inflight[h] = true
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		delete(w.inflight, h)
+		w.mu.Unlock()
+	}()
+
+	var b weComBody
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return weComErr(40008, "invalid message type")
+	}
+	msg := WeComMessage{Type: b.MsgType, ChatID: b.ChatID, VisibleTo: b.VisibleToUser, PostID: b.PostID, Body: raw}
+	chats := []string{""}
+	if b.ChatID != "" {
+		chats = strings.Split(b.ChatID, "|")
+		if len(chats) > 100 {
+			return weComErr(93006, "invalid chatid: more than 100")
+		}
+		for _, c := range chats {
+			if c == "" {
+				return weComErr(93006, "invalid chatid")
+			}
+		}
+	}
+	if b.VisibleToUser != "" && (len(chats) != 1 || chats[0] == "") {
+		return weComErr(40058, "visible_to_user needs exactly one chatid")
+	}
+	if code, errmsg := w.decode(&b, &msg); code != 0 {
+		return weComErr(code, errmsg)
+	}
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := w.now()
+	for _, c := range chats {
+		recent := w.sent[c][:0]
+		for _, t := range w.sent[c] {
+			if now.Sub(t) < time.Minute {
+				recent = append(recent, t)
+			}
+		}
+		w.sent[c] = recent
+		if len(recent) >= w.perMin {
+			return weComErr(45009, "api freq out of limit")
+		}
+	}
+	for _, c := range chats {
+		w.sent[c] = append(w.sent[c], now)
+	}
+	msg.At = now
+	w.msgs = append(w.msgs, msg)
+	return weComErr(0, "ok")
+}
+
+// decode checks the fields of b's msgtype and fills msg.
+func (w *WeCom) decode(b *weComBody, msg *WeComMessage) (int, string) {
+	switch b.MsgType {
+	case "text":
+		if b.Text == nil || b.Text.Content == "" {
+			return 44004, "empty content"
+		}
+		if len(b.Text.Content) > 2048 {
+			return 45002, "content size out of limit"
+		}
+		msg.Content, msg.Mentions, msg.MentionMobiles = b.Text.Content, b.Text.MentionedList, b.Text.MentionedMobileList
+	case "markdown":
+		if b.Markdown == nil || b.Markdown.Content == "" {
+			return 44004, "empty content"
+		}
+		if len(b.Markdown.Content) > 4096 {
+			return 40058, "markdown.content exceed max length 4096"
+		}
+		if len(b.Markdown.Attachments) > 0 {
+			n := 0
+			for _, a := range b.Markdown.Attachments {
+				var at struct {
+					Actions []map[string]any `json:"actions"`
+				}
+				if json.Unmarshal(a, &at) != nil {
+					return 40058, "invalid attachments"
+				}
+				n += len(at.Actions)
+			}
+			if n > 20 {
+				return 40058, "too many actions"
+			}
+		}
+		msg.Content = b.Markdown.Content
+	case "markdown_v2":
+		if b.MarkdownV2 == nil || b.MarkdownV2.Content == "" {
+			return 44004, "empty content"
+		}
+		if len(b.MarkdownV2.Content) > 4096 {
+			return 40058, "markdown_v2.content exceed max length 4096"
+		}
+		msg.Content = b.MarkdownV2.Content
+	case "image":
+		if b.Image == nil {
+			return 40058, "missing image"
+		}
+		data, err := base64.StdEncoding.DecodeString(b.Image.Base64)
+		if err != nil || len(data) == 0 {
+			return 40058, "invalid base64"
+		}
+		sum := md5.Sum(data)
+		if hex.EncodeToString(sum[:]) != strings.ToLower(b.Image.MD5) {
+			return 301019, "media md5 not match"
+		}
+		if len(data) > 2<<20 {
+			return 40009, "invalid image size"
+		}
+		if !bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")) && !bytes.HasPrefix(data, []byte("\xff\xd8\xff")) {
+			return 40004, "invalid media type: only JPG and PNG"
+		}
+		msg.Image = data
+	case "file", "voice":
+		ref := b.File
+		if b.MsgType == "voice" {
+			ref = b.Voice
+		}
+		if ref == nil || ref.MediaID == "" {
+			return 40058, "missing media_id"
+		}
+		w.mu.Lock()
+		m, ok := w.media[ref.MediaID]
+		w.mu.Unlock()
+		if !ok || w.now().Sub(m.at) >= 72*time.Hour {
+			return 40007, "invalid media_id"
+		}
+		if b.MsgType == "voice" && m.typ != "voice" {
+			return 40007, "invalid media_id: not a voice upload"
+		}
+		msg.FileName, msg.File = m.name, m.data
+	case "news":
+		if b.News == nil || len(b.News.Articles) == 0 || len(b.News.Articles) > 8 {
+			return 45008, "invalid articles count"
+		}
+		for _, a := range b.News.Articles {
+			for k, v := range a {
+				if v == nil {
+					return 40058, "invalid parameter: null " + k
+				}
+			}
+			if a["title"] == nil || a["url"] == nil {
+				return 40058, "title and url are required"
+			}
+		}
+	case "template_card":
+		ct, _ := b.TemplateCard["card_type"].(string)
+		if ct != "text_notice" && ct != "news_notice" {
+			return 40058, "invalid card_type"
+		}
+		if b.TemplateCard["card_action"] == nil {
+			return 40058, "card_action is required"
+		}
+	default:
+		return 40008, "invalid message type"
+	}
+	return 0, ""
+}
+
+func (w *WeCom) upload(r *http.Request) []byte {
+	q := r.URL.Query()
+	if q.Get("key") != w.Key {
+		return weComErr(93000, "invalid webhook url")
+	}
+	typ := q.Get("type")
+	if typ != "file" && typ != "voice" {
+		return weComErr(40005, "invalid media type parameter")
+	}
+	if r.ContentLength < 0 {
+		return weComErr(44001, "empty media data: no Content-Length")
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return weComErr(44001, "empty media data: not multipart")
+	}
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			return weComErr(44001, "empty media data: no part named media")
+		}
+		if part.FormName() != "media" {
+			continue
+		}
+		cd := part.Header.Get("Content-Disposition")
+		if strings.Contains(cd, "filename*=") || !strings.Contains(cd, `filename="`) {
+			return weComErr(44001, "empty media data: filename must be a raw UTF-8 quoted string")
+		}
+		_, params, err := mime.ParseMediaType(cd)
+		if err != nil || params["filename"] == "" {
+			return weComErr(44001, "empty media data: bad Content-Disposition")
+		}
+		data, err := io.ReadAll(io.LimitReader(part, 20<<20+1))
+		if err != nil {
+			return weComErr(44001, "empty media data")
+		}
+		if fl, err := strconv.Atoi(params["filelength"]); err != nil || fl != len(data) {
+			return weComErr(44001, fmt.Sprintf("empty media data: filelength %q, got %d bytes", params["filelength"], len(data)))
+		}
+		switch {
+		case len(data) <= 5:
+			return weComErr(40006, "invalid file size: must be larger than 5 bytes")
+		case typ == "file" && len(data) > 20<<20:
+			return weComErr(40006, "invalid file size")
+		case typ == "voice" && len(data) > 2<<20:
+			return weComErr(40006, "invalid voice size")
+		case typ == "voice" && !bytes.HasPrefix(data, []byte("#!AMR\n")):
+			return weComErr(40004, "invalid media type: voice must be AMR")
+		}
+		var id [12]byte
+		_, _ = rand.Read(id[:])
+		mediaID := base64.RawURLEncoding.EncodeToString(id[:])
+		w.mu.Lock()
+		now := w.now()
+		w.media[mediaID] = weComMedia{typ: typ, name: params["filename"], data: data, at: now}
+		w.mu.Unlock()
+		b, _ := json.Marshal(map[string]any{"errcode": 0, "errmsg": "ok", "type": typ, "media_id": mediaID,
+			"created_at": strconv.FormatInt(now.Unix(), 10)})
+		return b
+	}
+}
