@@ -1,0 +1,343 @@
+// Command quickstart pushes every kind of message to WeCom and Tencent
+// Cloud IM, then prints what each platform received.
+//
+// With no credentials it runs on the in-process emulators of package imtest:
+// no network, nothing to install. With WECOM_WEBHOOK_KEY, or TIM_SDKAPPID,
+// TIM_SECRET_KEY and TIM_ADMIN (plus TIM_REGION, TIM_TO_USER and
+// TIM_MEDIA_BASE for media URLs), it sends to the real services instead.
+//
+// It exits non-zero if anything expected did not arrive.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/imtest"
+	"github.com/imbridge/middleware/timchat"
+	"github.com/imbridge/middleware/wecom"
+)
+
+func main() {
+	if err := run(os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(1)
+	}
+}
+
+// setup is where the pushes go.
+type setup struct {
+	client     *middleware.Client
+	wc         *imtest.WeCom // nil when sending to the real WeCom
+	tim        *imtest.TIM   // nil when sending to the real TIM
+	timUser    string
+	timGroup   string
+	mediaBase  string // where TIM media can be fetched from, for real TIM
+	cleanup    []func()
+	emulated   []string
+	wecomGroup string
+	accounts   *accountLog
+}
+
+// accountLog is a slog.Handler that keeps the account of the last push
+// record, to show which account each push went out from.
+type accountLog struct {
+	mu      sync.Mutex
+	account string
+	next    slog.Handler
+}
+
+func (a *accountLog) Enabled(context.Context, slog.Level) bool { return true }
+
+func (a *accountLog) Handle(ctx context.Context, r slog.Record) error {
+	r.Attrs(func(at slog.Attr) bool {
+		if at.Key == "account" {
+			a.mu.Lock()
+			a.account = at.Value.String()
+			a.mu.Unlock()
+		}
+		return true
+	})
+	if a.next != nil {
+		return a.next.Handle(ctx, r)
+	}
+	return nil
+}
+
+func (a *accountLog) WithAttrs([]slog.Attr) slog.Handler { return a }
+func (a *accountLog) WithGroup(string) slog.Handler      { return a }
+
+func (a *accountLog) last() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.account
+}
+
+func run(out io.Writer) error {
+	s, err := newSetup()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, f := range s.cleanup {
+			f()
+		}
+	}()
+	dir, err := os.MkdirTemp("", "quickstart")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	files, err := writeSamples(dir)
+	if err != nil {
+		return err
+	}
+
+	// A message arrived on the WeCom bot "wecom-ops": pushes to WeCom made
+	// while handling it go out from that bot (rule 2); pushes to TIM use
+	// TIM's default account (rule 4).
+	ctx := middleware.WithOrigin(context.Background(), middleware.Origin{Kind: middleware.OriginMessage, IM: "wecom", AccountID: "wecom-ops"})
+	fmt.Fprintf(out, "imbridge/middleware quickstart (%s)\n\n", strings.Join(s.emulated, ", "))
+
+	type step struct {
+		name string
+		push func() (int, error)
+		fail bool // expected to fail
+	}
+	thumb := timchat.Thumbnail(files["thumb"])
+	steps := []step{
+		{"wecom text", func() (int, error) {
+			return s.client.Push(ctx, "wecom", s.wecomGroup, "", "Daily report", "Deploys: 3, incidents: 0")
+		}, false},
+		{"wecom markdown", func() (int, error) {
+			return s.client.Push(ctx, "wecom", s.wecomGroup, "", "", "## Build\n<font color=\"info\">green</font>", wecom.Markdown())
+		}, false},
+		{"wecom image", func() (int, error) {
+			return s.client.PushImage(ctx, "wecom", s.wecomGroup, "", "Chart", files["chart"])
+		}, false},
+		{"wecom file", func() (int, error) {
+			return s.client.PushFile(ctx, "wecom", s.wecomGroup, "", "", files["csv"], middleware.WithFilename("日报.csv"))
+		}, false},
+		{"wecom voice", func() (int, error) { return s.client.PushVoice(ctx, "wecom", s.wecomGroup, "", "", files["amr"]) }, false},
+		{"wecom video", func() (int, error) { return s.client.PushVideo(ctx, "wecom", s.wecomGroup, "", "", files["mp4"]) }, false},
+		{"wecom mixed", func() (int, error) {
+			return s.client.PushMixed(ctx, "wecom", s.wecomGroup, "", "", []middleware.Item{
+				{Type: middleware.TextItem, Text: "Result:"},
+				{Type: middleware.ImageItem, Source: files["chart"]},
+			})
+		}, false},
+		{"tim text", func() (int, error) {
+			return s.client.Push(ctx, "tim", "", s.timUser, "Daily report", "Deploys: 3, incidents: 0")
+		}, false},
+		{"tim markdown", func() (int, error) { return s.client.Push(ctx, "tim", "", s.timUser, "", "**bold** text") }, false},
+		{"tim image", func() (int, error) {
+			return s.client.PushImage(ctx, "tim", "", s.timUser, "Chart", s.media(files, "chart"))
+		}, false},
+		{"tim file", func() (int, error) { return s.client.PushFile(ctx, "tim", "", s.timUser, "", s.media(files, "csv")) }, false},
+		{"tim voice", func() (int, error) {
+			return s.client.PushVoice(ctx, "tim", "", s.timUser, "", s.media(files, "amr"), timchat.VoiceSeconds(1))
+		}, false},
+		{"tim video", func() (int, error) {
+			return s.client.PushVideo(ctx, "tim", "", s.timUser, "", s.media(files, "mp4"), thumb)
+		}, false},
+		{"tim mixed", func() (int, error) {
+			return s.client.PushMixed(ctx, "tim", s.timGroup, s.timUser, "Result", []middleware.Item{
+				{Type: middleware.TextItem, Text: "Result:"},
+				{Type: middleware.ImageItem, Source: s.media(files, "chart")},
+			})
+		}, false},
+		{"on purpose: unknown account", func() (int, error) {
+			return s.client.Push(ctx, "wecom", s.wecomGroup, "", "", "never sent", middleware.WithAccountID("nobody"))
+		}, true},
+	}
+	failed := 0
+	for _, st := range steps {
+		start := time.Now()
+		n, err := st.push()
+		d := time.Since(start).Round(time.Millisecond)
+		account := s.accounts.last()
+		switch {
+		case st.fail && err != nil:
+			fmt.Fprintf(out, "  ok    %-28s failed as expected: %v\n", st.name, err)
+		case st.fail:
+			failed++
+			fmt.Fprintf(out, "  FAIL  %-28s should have failed\n", st.name)
+		case err != nil:
+			failed++
+			fmt.Fprintf(out, "  FAIL  %-28s %v\n", st.name, err)
+		default:
+			fmt.Fprintf(out, "  ok    %-28s from %-13s to %d target(s) in %s\n", st.name, account, n, d)
+		}
+	}
+	fmt.Fprintln(out)
+	failed += s.report(out)
+	if failed > 0 {
+		return fmt.Errorf("%d check(s) failed", failed)
+	}
+	fmt.Fprintln(out, "\nall pushes arrived")
+	return nil
+}
+
+// media returns what to push to TIM for a sample: the local file on the
+// emulator (hosted by the media host), a URL on the real service.
+func (s *setup) media(files map[string]string, name string) string {
+	if s.tim != nil || s.mediaBase == "" {
+		return files[name]
+	}
+	return strings.TrimRight(s.mediaBase, "/") + "/" + filepath.Base(files[name])
+}
+
+// report prints what the emulators received and counts what is missing.
+func (s *setup) report(out io.Writer) int {
+	missing := 0
+	if s.wc != nil {
+		msgs := s.wc.Messages()
+		fmt.Fprintf(out, "WeCom emulator received %d messages:\n", len(msgs))
+		var types []string
+		for _, m := range msgs {
+			types = append(types, m.Type)
+			switch {
+			case m.Content != "":
+				fmt.Fprintf(out, "  %-9s %q\n", m.Type, m.Content)
+			case m.Image != nil:
+				fmt.Fprintf(out, "  %-9s %d bytes (md5 checked)\n", m.Type, len(m.Image))
+			default:
+				fmt.Fprintf(out, "  %-9s %s, %d bytes\n", m.Type, m.FileName, len(m.File))
+			}
+		}
+		if want := "text markdown image file voice file markdown image"; strings.Join(types, " ") != want {
+			missing++
+			fmt.Fprintf(out, "  MISSING: want %q\n", want)
+		}
+	}
+	if s.tim != nil {
+		msgs := s.tim.Messages()
+		fmt.Fprintf(out, "TIM emulator received %d messages:\n", len(msgs))
+		for _, m := range msgs {
+			var types []string
+			for _, e := range m.Elements {
+				types = append(types, e.MsgType)
+			}
+			to := strings.Join(m.To, ",")
+			if m.Group != "" {
+				to = "group " + m.Group
+				if len(m.GroupAt) > 0 {
+					to += " @" + strings.Join(m.GroupAt, ",")
+				}
+			}
+			fmt.Fprintf(out, "  %-34s to %-22s %s\n", m.API, to, strings.Join(types, "+"))
+		}
+		if len(msgs) != 7 {
+			missing++
+			fmt.Fprintf(out, "  MISSING: want 7 messages\n")
+		}
+	}
+	return missing
+}
+
+func newSetup() (*setup, error) {
+	s := &setup{wecomGroup: "", timUser: "alice", timGroup: "@TGS#quickstart", accounts: &accountLog{}}
+	if os.Getenv("QUICKSTART_LOG") != "" {
+		s.accounts.next = slog.NewTextHandler(os.Stderr, nil)
+	}
+	logger := slog.New(s.accounts)
+
+	var bot *wecom.Client
+	var err error
+	if key := os.Getenv("WECOM_WEBHOOK_KEY"); key != "" {
+		bot, err = wecom.New(key)
+		s.emulated = append(s.emulated, "real WeCom")
+	} else {
+		s.wc = imtest.NewWeCom()
+		s.cleanup = append(s.cleanup, s.wc.Close)
+		bot, err = wecom.New(s.wc.WebhookURL(), wecom.WithRateLimit(0))
+		s.emulated = append(s.emulated, "WeCom emulator")
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	var tc *timchat.Client
+	if id := os.Getenv("TIM_SDKAPPID"); id != "" {
+		appID, perr := strconv.ParseUint(id, 10, 64)
+		if perr != nil {
+			return nil, errors.New("TIM_SDKAPPID is not a number")
+		}
+		tc, err = timchat.New(timchat.Config{SDKAppID: appID, SecretKey: os.Getenv("TIM_SECRET_KEY"),
+			Admin: os.Getenv("TIM_ADMIN"), Region: os.Getenv("TIM_REGION")})
+		if u := os.Getenv("TIM_TO_USER"); u != "" {
+			s.timUser = u
+		}
+		s.timGroup = os.Getenv("TIM_GROUP")
+		s.mediaBase = os.Getenv("TIM_MEDIA_BASE")
+		s.emulated = append(s.emulated, "real Tencent Cloud IM")
+	} else {
+		s.tim = imtest.NewTIM(1400000000, "quickstart-secret-key", "administrator")
+		host := imtest.NewMediaHost()
+		s.cleanup = append(s.cleanup, s.tim.Close, host.Close)
+		tc, err = timchat.New(timchat.Config{SDKAppID: 1400000000, SecretKey: "quickstart-secret-key", Admin: "administrator", BaseURL: s.tim.URL},
+			timchat.WithUploader(host))
+		s.emulated = append(s.emulated, "TIM emulator")
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.client, err = middleware.NewClient(
+		middleware.WithLogger(logger),
+		middleware.WithAccount(middleware.Account{ID: "wecom-default", IM: "wecom", Default: true, Backend: bot}),
+		middleware.WithAccount(middleware.Account{ID: "wecom-ops", IM: "wecom", Backend: bot}),
+		middleware.WithAccount(middleware.Account{ID: "tim-admin", IM: "tim", Default: true, Backend: tc}),
+	)
+	return s, err
+}
+
+// writeSamples makes the media the quickstart pushes.
+func writeSamples(dir string) (map[string]string, error) {
+	chart := image.NewRGBA(image.Rect(0, 0, 120, 60))
+	for x := range 120 {
+		for y := 60 - x/2; y < 60; y++ {
+			chart.Set(x, y, color.RGBA{R: 30, G: 144, B: 255, A: 255})
+		}
+	}
+	var pngBuf bytes.Buffer
+	if err := png.Encode(&pngBuf, chart); err != nil {
+		return nil, err
+	}
+	var thumbBuf bytes.Buffer
+	if err := png.Encode(&thumbBuf, chart.SubImage(image.Rect(0, 0, 40, 30))); err != nil {
+		return nil, err
+	}
+	samples := map[string]struct {
+		name string
+		data []byte
+	}{
+		"chart": {"chart.png", pngBuf.Bytes()},
+		"thumb": {"thumb.png", thumbBuf.Bytes()},
+		"csv":   {"daily.csv", []byte("date,deploys,incidents\n2026-11-27,3,0\n")},
+		"amr":   {"notice.amr", append([]byte("#!AMR\n"), bytes.Repeat([]byte{0x3c, 0x48, 0xf5, 0x1f}, 50)...)},
+		"mp4":   {"demo.mp4", append([]byte("\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"), make([]byte, 256)...)},
+	}
+	out := map[string]string{}
+	for k, v := range samples {
+		p := filepath.Join(dir, v.name)
+		if err := os.WriteFile(p, v.data, 0o600); err != nil {
+			return nil, err
+		}
+		out[k] = p
+	}
+	return out, nil
+}
