@@ -172,7 +172,8 @@ func (c *Client) logPush(ctx context.Context, helper, imType, account, groupCode
 		slog.Duration("duration", d),
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error_class", errorClass(err)))
+		// Backends keep secrets and message content out of their errors.
+		attrs = append(attrs, slog.String("error_class", errorClass(err)), slog.String("error", err.Error()))
 	}
 	c.logger.LogAttrs(ctx, level, "push", attrs...)
 }

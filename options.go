@@ -159,8 +159,9 @@ func WithDefaultTimeout(d time.Duration) ClientOption {
 }
 
 // WithLogger sets the logger that gets one record per push: account, IM,
-// target kind, item types, count, duration and error class, never content
-// or secrets. Default: records are discarded.
+// target kind, item types, count, duration, and the error and its class,
+// never message content or secrets. Successes log at Info, failures at
+// Warn. Default: records are discarded.
 func WithLogger(l *slog.Logger) ClientOption {
 	return func(c *clientConfig) error {
 		c.logger = l

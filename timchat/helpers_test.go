@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -20,9 +21,29 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/internal/secretscan"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// scan collects every error and log record of the suite through
+// newBackend, and every usersig the mocks saw; TestMain fails the run if
+// the secret key or a usersig shows up in any error or record.
+var scan = secretscan.New()
+
+func TestMain(m *testing.M) {
+	scan.Secret(testSecret)
+	code := m.Run()
+	leaks, texts, secrets := scan.Check()
+	if leaks != "" {
+		fmt.Fprint(os.Stderr, "secret scan: a secret leaked:\n", leaks)
+		code = 1
+	} else if code == 0 && flag.Lookup("test.run").Value.String() == "" && (texts == 0 || secrets < 2) {
+		fmt.Fprintln(os.Stderr, "secret scan: nothing was collected")
+		code = 1
+	}
+	os.Exit(code)
+}
 
 // The public sample key of the official TLS sig READMEs.
 const (
@@ -58,6 +79,7 @@ func newMock(t *testing.T) *mockTIM {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		m.reqs = append(m.reqs, recorded{API: api, Query: r.URL.Query(), Body: body})
+		scan.Secret(r.URL.Query().Get("usersig"))
 		if q := m.answers[api]; len(q) > 0 {
 			m.answers[api] = q[1:]
 			return httpmock.NewStringResponse(200, q[0]), nil
@@ -96,7 +118,8 @@ func newBackend(t *testing.T, m *mockTIM, opts ...Option) (*Client, *middleware.
 	base := []Option{WithHTTPClient(&http.Client{Transport: m.mt}), WithRetry(3, 0), WithClock(func() time.Time { return fixedNow })}
 	c, err := New(Config{SDKAppID: testAppID, SecretKey: testSecret, Admin: "administrator"}, append(base, opts...)...)
 	require.NoError(t, err)
-	mc, err := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "tim", IM: "tim", Default: true, Backend: c}))
+	mc, err := middleware.NewClient(middleware.WithLogger(scan.Logger()),
+		middleware.WithAccount(middleware.Account{ID: "tim", IM: "tim", Default: true, Backend: scan.Wrap(c)}))
 	require.NoError(t, err)
 	return c, mc
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/google/go-querystring/query"
@@ -70,11 +71,19 @@ func (c *Client) call(ctx context.Context, api string, body []byte) (*reply, err
 			}
 		} else {
 			r, err := decodeReply(resp.Status, resp.Body)
+			var apiErr *middleware.APIError
+			if errors.As(err, &apiErr) {
+				// The platform's own text may echo the request.
+				for _, s := range []string{c.cfg.SecretKey, sig} {
+					if s != "" {
+						apiErr.Message = strings.ReplaceAll(apiErr.Message, s, "REDACTED")
+					}
+				}
+			}
 			if err == nil {
 				return r, nil
 			}
-			var apiErr *middleware.APIError
-			if errors.As(err, &apiErr) {
+			if apiErr != nil {
 				switch {
 				case sigRefused(apiErr.Code) && !renewed && c.cfg.UserSig == "":
 					stale, renewed = sig, true

@@ -51,14 +51,16 @@ func TestErrcodeMapping(t *testing.T) {
 			m := newMock(t)
 			_, mc := newBackend(t, m)
 			for range 3 {
-				m.answer("send", fmt.Sprintf(`{"errcode":%d,"errmsg":"nope"}`, tt.code))
+				// The platform's text may echo the webhook URL: it is
+				// scrubbed, and the suite's secret scan checks the rest.
+				m.answer("send", fmt.Sprintf(`{"errcode":%d,"errmsg":"nope, key=%s"}`, tt.code, testKey))
 			}
 			n, err := mc.Push(bg, "wecom", "g", "", "", "x")
 			assert.Zero(t, n)
 			var api *middleware.APIError
 			require.ErrorAs(t, err, &api)
 			assert.Equal(t, tt.code, api.Code)
-			assert.Equal(t, "nope", api.Message)
+			assert.Equal(t, "nope, key=REDACTED", api.Message)
 			if tt.want != nil {
 				require.ErrorIs(t, err, tt.want)
 			} else {

@@ -17,9 +17,28 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/internal/secretscan"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// scan collects every error and log record of the suite through
+// newBackend; TestMain fails the run if the key shows up in any.
+var scan = secretscan.New()
+
+func TestMain(m *testing.M) {
+	scan.Secret(testKey)
+	code := m.Run()
+	leaks, texts, _ := scan.Check()
+	if leaks != "" {
+		fmt.Fprint(os.Stderr, "secret scan: the webhook key leaked:\n", leaks)
+		code = 1
+	} else if code == 0 && texts == 0 && !testing.Short() && flag.Lookup("test.run").Value.String() == "" {
+		fmt.Fprintln(os.Stderr, "secret scan: nothing was collected")
+		code = 1
+	}
+	os.Exit(code)
+}
 
 const testKey = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
 
@@ -108,7 +127,8 @@ func newBackend(t *testing.T, m *mockWeCom, opts ...Option) (*Client, *middlewar
 	w, err := New(testKey, append(base, opts...)...)
 	require.NoError(t, err)
 	w.boundary = func() string { return "BOUNDARY" }
-	mc, err := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "bot", IM: "wecom", Default: true, Backend: w}))
+	mc, err := middleware.NewClient(middleware.WithLogger(scan.Logger()),
+		middleware.WithAccount(middleware.Account{ID: "bot", IM: "wecom", Default: true, Backend: scan.Wrap(w)}))
 	require.NoError(t, err)
 	return w, mc
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/imbridge/middleware"
@@ -84,6 +85,7 @@ func (c *Client) do(ctx context.Context, req request) (*reply, error) {
 			lastErr = fmt.Errorf("wecom: %w", err)
 		} else {
 			r, err := decodeReply(resp.Status, resp.Body)
+			scrubAPIError(err, c.key)
 			if err == nil {
 				return r, nil
 			}
@@ -118,6 +120,19 @@ func (c *Client) do(ctx context.Context, req request) (*reply, error) {
 		}
 		if err := sleep(ctx, wait); err != nil {
 			return nil, lastErr
+		}
+	}
+}
+
+// scrubAPIError removes secrets from the platform's own text, which some
+// errors echo (for example the webhook URL of a 93000).
+func scrubAPIError(err error, secrets ...string) {
+	var api *middleware.APIError
+	if errors.As(err, &api) {
+		for _, s := range secrets {
+			if s != "" {
+				api.Message = strings.ReplaceAll(api.Message, s, "REDACTED")
+			}
 		}
 	}
 }
