@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // sigEncoding is base64 with '+', '/' and '=' replaced by '*', '-' and '_',
@@ -51,6 +52,11 @@ func GenUserSig(sdkAppID uint64, secretKey, identifier string, now time.Time, ex
 	}
 	if expire < time.Second {
 		return "", errors.New("timchat: GenUserSig: expire must be at least a second")
+	}
+	if !utf8.ValidString(identifier) {
+		// JSON would turn the bad bytes into U+FFFD, and the signature
+		// would no longer match the identifier it carries.
+		return "", errors.New("timchat: GenUserSig: the identifier is not valid UTF-8")
 	}
 	doc := sigDoc{Ver: "2.0", Identifier: identifier, SDKAppID: sdkAppID, Expire: int64(expire / time.Second), Time: now.Unix()}
 	doc.Sig = sigHMAC(secretKey, sdkAppID, identifier, doc.Time, doc.Expire)
