@@ -474,10 +474,7 @@ func TestBroadcastSpacing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, m.mt.GetTotalCallCount())
 	assert.Greater(t, time.Since(start), 500*time.Millisecond, "waited out the rest of the second")
-	var pushes []map[string]any
-	for _, b := range m.bodies(t) {
-		pushes = append(pushes, b)
-	}
+	pushes := m.bodies(t)
 	assert.NotContains(t, pushes[0], "Condition", "no condition: everyone")
 }
 

@@ -174,7 +174,7 @@ func parseKey(s string) (key, base string, err error) {
 			return "", "", errors.New("wecom: the webhook URL is not a valid http(s) URL")
 		}
 		if !strings.HasSuffix(u.Path, "/cgi-bin/webhook/send") {
-			return "", "", errors.New("wecom: the webhook URL must end in /cgi-bin/webhook/send?key=...")
+			return "", "", errors.New("wecom: the webhook URL must be .../cgi-bin/webhook/send with a key parameter")
 		}
 		key = u.Query().Get("key")
 		if key == "" {

@@ -14,7 +14,7 @@ import (
 // slot, so concurrent senders queue fairly instead of waking in a herd.
 type limiter struct {
 	mu     sync.Mutex
-	slots  []time.Time // when each of the last n sends went (or will go)
+	slots  []int64 // unix nanos of the last n sends, past or reserved
 	next   int
 	window time.Duration
 	now    func() time.Time
@@ -24,7 +24,7 @@ func newLimiter(n int, window time.Duration, now func() time.Time) *limiter {
 	if n <= 0 {
 		return nil
 	}
-	return &limiter{slots: make([]time.Time, n), window: window, now: now}
+	return &limiter{slots: make([]int64, n), window: window, now: now}
 }
 
 // wait blocks until a slot is free. When the wait would pass ctx's deadline
@@ -36,7 +36,7 @@ func (l *limiter) wait(ctx context.Context) error {
 	l.mu.Lock()
 	now := l.now()
 	at := now
-	if free := l.slots[l.next].Add(l.window); free.After(now) {
+	if free := time.Unix(0, l.slots[l.next]).Add(l.window); free.After(now) {
 		at = free
 	}
 	delay := at.Sub(now)
@@ -45,7 +45,7 @@ func (l *limiter) wait(ctx context.Context) error {
 		return &middleware.APIError{Backend: "wecom", Code: 45009, Kind: middleware.ErrRateLimited, RetryAfter: delay,
 			Message: fmt.Sprintf("client-side pacing: %d messages per %s used; the next slot is past the deadline", len(l.slots), l.window)}
 	}
-	l.slots[l.next] = at
+	l.slots[l.next] = at.UnixNano()
 	l.next = (l.next + 1) % len(l.slots)
 	l.mu.Unlock()
 	return sleep(ctx, delay)

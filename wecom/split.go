@@ -91,9 +91,7 @@ func splitMarkdown(s string, limit int) []string {
 				}
 				flush()
 				parts := splitText(line, limit)
-				for _, p := range parts[:len(parts)-1] {
-					out = append(out, p)
-				}
+				out = append(out, parts[:len(parts)-1]...)
 				cur.WriteString(parts[len(parts)-1])
 			}
 		}

@@ -4,6 +4,7 @@
 package httpx
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -33,8 +34,6 @@ func (quietLogger) Errorf(string, ...any) {}
 func (quietLogger) Warnf(string, ...any)  {}
 func (quietLogger) Debugf(string, ...any) {}
 
-type lengthKey struct{}
-
 // New returns the resty client of one backend. hc nil means a client that
 // uses http.DefaultTransport at call time. The client is configured here
 // once and only used afterwards: resty's setters are not synchronized.
@@ -49,18 +48,6 @@ func New(hc *http.Client) *resty.Client {
 	rc := resty.NewWithClient(hc)
 	rc.SetLogger(quietLogger{})
 	rc.SetRetryCount(0)
-	rc.SetPreRequestHook(func(_ *resty.Client, r *http.Request) error {
-		// resty leaves an io.Reader body without a length, which would go
-		// out chunked; the platforms want Content-Length, and copying the
-		// body into a buffer to learn it is what we avoid.
-		if n, ok := r.Context().Value(lengthKey{}).(int64); ok {
-			r.ContentLength = n
-			if n == 0 {
-				r.Body = http.NoBody
-			}
-		}
-		return nil
-	})
 	return rc
 }
 
@@ -107,7 +94,31 @@ func DoWithHeader(ctx context.Context, rc *resty.Client, method, u, contentType 
 		WroteHeaders:     func() { wrote.Store(true) },
 		WroteRequest:     func(httptrace.WroteRequestInfo) { wrote.Store(true) },
 	}
-	ctx = httptrace.WithClientTrace(context.WithValue(ctx, lengthKey{}, length), trace)
+	ctx = httptrace.WithClientTrace(ctx, trace)
+	var resp *Response
+	var err error
+	switch body.(type) {
+	case *bytes.Reader, *bytes.Buffer, *strings.Reader:
+		// net/http knows these lengths and can replay them, so resty
+		// sends them without a copy.
+		resp, err = viaResty(ctx, rc, method, u, contentType, body, header)
+	default:
+		// resty v2 copies any other io.Reader into memory to make it
+		// replayable; a 20 MB upload would sit there twice. Streams go
+		// through the same configured *http.Client directly.
+		resp, err = streamed(ctx, rc.GetClient(), method, u, contentType, body, length, header)
+	}
+	if err != nil {
+		err = StripURL(err, u)
+		// A transport that does not trace (httpmock, a custom RoundTripper)
+		// tells nothing; a dial failure is before any write whatever it says.
+		written := wrote.Load() && !isDial(err)
+		return nil, &Error{Written: written, Err: err}
+	}
+	return resp, nil
+}
+
+func viaResty(ctx context.Context, rc *resty.Client, method, u, contentType string, body io.Reader, header http.Header) (*Response, error) {
 	req := rc.R().SetContext(ctx).SetHeader("Content-Type", contentType).SetBody(body)
 	for k, vs := range header {
 		for _, v := range vs {
@@ -116,13 +127,39 @@ func DoWithHeader(ctx context.Context, rc *resty.Client, method, u, contentType 
 	}
 	resp, err := req.Execute(method, u)
 	if err != nil {
-		err = StripURL(err, u)
-		// A transport that does not trace (httpmock, a custom RoundTripper)
-		// tells nothing; a dial failure is before any write whatever it says.
-		written := wrote.Load() && !isDial(err)
-		return nil, &Error{Written: written, Err: err}
+		return nil, err
 	}
 	return &Response{Status: resp.StatusCode(), Header: resp.Header(), Body: resp.Body()}, nil
+}
+
+// maxAnswer bounds how much of an answer is read: the platforms answer a
+// few hundred bytes; anything far larger is not theirs.
+const maxAnswer = 4 << 20
+
+func streamed(ctx context.Context, hc *http.Client, method, u, contentType string, body io.Reader, length int64, header http.Header) (*Response, error) {
+	if length == 0 {
+		body = http.NoBody
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = length
+	req.Header = header.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return nil, err
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
 }
 
 func isDial(err error) bool {
