@@ -2,7 +2,6 @@ package middleware
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -35,7 +34,7 @@ func NewClient(opts ...ClientOption) (*Client, error) {
 	}
 	c := &Client{timeout: cfg.timeout, logger: cfg.logger, httpClient: cfg.httpClient}
 	if c.logger == nil {
-		c.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		c.logger = slog.New(slog.DiscardHandler)
 	}
 	for _, a := range cfg.accounts {
 		if err := c.AddAccount(a); err != nil {
@@ -92,11 +91,13 @@ func splitIDs(s string) []string {
 
 // send is the one path of all six helpers.
 func (c *Client) send(ctx context.Context, helper, imType, groupCode, userID, title string, items []Item, opts []Option) (n int, err error) {
-	start := time.Now()
 	var account string
-	defer func() {
-		c.logPush(ctx, helper, imType, account, groupCode, userID, items, n, err, time.Since(start))
-	}()
+	if c.logger.Enabled(ctx, slog.LevelInfo) || c.logger.Enabled(ctx, slog.LevelWarn) {
+		start := time.Now()
+		defer func() {
+			c.logPush(ctx, helper, imType, account, groupCode, userID, items, n, err, time.Since(start))
+		}()
+	}
 
 	cfg := newCallConfig(opts)
 	if cfg.err != nil {

@@ -94,10 +94,16 @@ func validateTargets(groupCode, userID string) error {
 		if t.v == "" {
 			continue
 		}
-		for i, id := range strings.Split(t.v, "|") {
+		rest := t.v
+		for i := 0; ; i++ {
+			id, more, found := strings.Cut(rest, "|")
 			if strings.TrimSpace(id) == "" {
 				return fmt.Errorf("%w: %s: id %d of %q is empty", ErrInvalidTarget, t.arg, i, t.v)
 			}
+			if !found {
+				break
+			}
+			rest = more
 		}
 	}
 	return nil

@@ -69,6 +69,9 @@ func rawWeCom(hc *http.Client, sendURL string) func(i int64) error {
 		body = append(body, `{"chatid":"room","msgtype":"text","text":{"content":"report `...)
 		body = strconv.AppendInt(body, i, 10)
 		body = append(body, `"}}`...)
+		// The SDK's default 5 s timeout, which any careful request has.
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, sendURL, bytes.NewReader(body))
 		if err != nil {
 			return err
@@ -94,18 +97,28 @@ func rawWeCom(hc *http.Client, sendURL string) func(i int64) error {
 }
 
 func sdkWeCom(b *testing.B, wc *imtest.WeCom, hc *http.Client) func(i int64) error {
-	bot, err := wecom.New(wc.Key, wecom.WithBaseURL(wc.URL), wecom.WithHTTPClient(hc), wecom.WithRateLimit(0))
+	push, err := newWeComBot(wc.Key, wc.URL, hc)
 	if err != nil {
 		b.Fatal(err)
 	}
+	return push
+}
+
+// newWeComBot is the SDK side of the comparison: a middleware.Client with
+// one WeCom account, pacing off.
+func newWeComBot(key, base string, hc *http.Client) (func(i int64) error, error) {
+	bot, err := wecom.New(key, wecom.WithBaseURL(base), wecom.WithHTTPClient(hc), wecom.WithRateLimit(0))
+	if err != nil {
+		return nil, err
+	}
 	c, err := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "ops", IM: "wecom", Backend: bot}))
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
 	return func(i int64) error {
 		_, err := c.Push(ctx, "wecom", "room", "", "", "report "+strconv.FormatInt(i, 10))
 		return err
-	}
+	}, nil
 }
 
 // BenchmarkWeComText compares middleware.Push (WeCom text) with the raw
@@ -145,6 +158,8 @@ func rawTIM(hc *http.Client, base string) func(i int64) error {
 	prefix := base + "/v4/openim/sendmsg?contenttype=json&identifier=" + timAdmin + "&sdkappid=" + strconv.Itoa(timApp) + "&usersig=" + url.QueryEscape(sig) + "&random="
 	return func(i int64) error {
 		body := fmt.Appendf(nil, `{"To_Account":"alice","MsgSeq":%d,"MsgRandom":%d,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"report %d"}}]}`, uint32(i), uint32(i*7919), i)
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, prefix+strconv.FormatUint(uint64(uint32(i*31)), 10), bytes.NewReader(body))
 		if err != nil {
 			return err
@@ -300,7 +315,7 @@ func bufferedUpload(tb testing.TB, hc *http.Client, base, path string) uint64 {
 	part, _ := mw.CreateFormFile("media", "big.bin")
 	_, _ = part.Write(data)
 	_ = mw.Close()
-	resp, err := hc.Post(base+"/cgi-bin/webhook/upload_media?key=k&type=file", mw.FormDataContentType(), &buf)
+	resp, err := hc.Post(base+"/cgi-bin/webhook/upload_media?key=bench-key-0001&type=file", mw.FormDataContentType(), &buf)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -312,7 +327,7 @@ func bufferedUpload(tb testing.TB, hc *http.Client, base, path string) uint64 {
 }
 
 func uploadClient(tb testing.TB, base string, hc *http.Client) *middleware.Client {
-	bot, err := wecom.New("k", wecom.WithBaseURL(base), wecom.WithHTTPClient(hc), wecom.WithRateLimit(0), wecom.WithMediaCache(nil))
+	bot, err := wecom.New("bench-key-0001", wecom.WithBaseURL(base), wecom.WithHTTPClient(hc), wecom.WithRateLimit(0), wecom.WithMediaCache(nil))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func TestCancelMidUpload(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "big.bin")
 	require.NoError(t, os.WriteFile(path, make([]byte, 8<<20), 0o600))
 	tr := &http.Transport{}
-	bot, err := wecom.New("k", wecom.WithBaseURL("http://"+ln.Addr().String()), wecom.WithHTTPClient(&http.Client{Transport: tr}), wecom.WithRateLimit(0))
+	bot, err := wecom.New("cancel-test-key", wecom.WithBaseURL("http://"+ln.Addr().String()), wecom.WithHTTPClient(&http.Client{Transport: tr}), wecom.WithRateLimit(0))
 	require.NoError(t, err)
 	mc, _ := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "b", IM: "wecom", Backend: bot}))
 

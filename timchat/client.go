@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-resty/resty/v2"
-
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
 )
@@ -83,7 +81,7 @@ func redactedIf(s string) string {
 type Client struct {
 	cfg      Config
 	base     string
-	http     *resty.Client
+	http     *http.Client
 	sig      *signer
 	uploader Uploader
 	retry    retryPolicy
@@ -200,7 +198,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	c := &Client{
 		cfg:      cfg,
 		base:     strings.TrimRight(base, "/"),
-		http:     httpx.New(o.hc),
+		http:     httpx.Client(o.hc),
 		uploader: o.uploader,
 		retry:    o.retry,
 		now:      o.now,

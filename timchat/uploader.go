@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/go-resty/resty/v2"
-
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
 )
@@ -45,13 +43,13 @@ type PresignedPutUploader struct {
 	// Header is added to every PUT (for example x-cos-acl: public-read).
 	Header http.Header
 
-	http *resty.Client
+	http *http.Client
 }
 
 // NewPresignedPutUploader returns an uploader that PUTs through hc (nil:
 // http.DefaultTransport).
 func NewPresignedPutUploader(presign func(ctx context.Context, meta UploadMeta) (putURL, getURL string, err error), hc *http.Client) *PresignedPutUploader {
-	return &PresignedPutUploader{Presign: presign, http: httpx.New(hc)}
+	return &PresignedPutUploader{Presign: presign, http: httpx.Client(hc)}
 }
 
 // Upload streams r to the presigned URL with an exact Content-Length.
@@ -59,9 +57,6 @@ func NewPresignedPutUploader(presign func(ctx context.Context, meta UploadMeta) 
 func (u *PresignedPutUploader) Upload(ctx context.Context, r io.Reader, meta UploadMeta) (string, error) {
 	if u.Presign == nil {
 		return "", errors.New("timchat: PresignedPutUploader has no Presign function")
-	}
-	if u.http == nil {
-		return "", errors.New("timchat: build PresignedPutUploader with NewPresignedPutUploader")
 	}
 	putURL, getURL, err := u.Presign(ctx, meta)
 	if err != nil {
@@ -71,7 +66,11 @@ func (u *PresignedPutUploader) Upload(ctx context.Context, r io.Reader, meta Upl
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
-	resp, err := httpx.DoWithHeader(ctx, u.http, http.MethodPut, putURL, ct, r, meta.Size, u.Header)
+	hc := u.http
+	if hc == nil { // a struct literal: http.DefaultTransport
+		hc = httpx.Client(nil)
+	}
+	resp, err := httpx.Do(ctx, hc, http.MethodPut, putURL, ct, r, meta.Size, u.Header)
 	if err != nil {
 		return "", fmt.Errorf("timchat: upload of %s: %w", meta.Name, err)
 	}

@@ -11,14 +11,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-resty/resty/v2"
-
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
 )
 
 // DefaultBaseURL is the WeCom API origin.
 const DefaultBaseURL = "https://qyapi.weixin.qq.com"
+
+// minKeyLen is the shortest key New accepts.
+const minKeyLen = 8
 
 // DefaultRateLimit is the client-side pace, in messages per minute: the
 // conservative figure that older WeCom docs give per bot.
@@ -30,9 +31,10 @@ var _ middleware.Validator = (*Client)(nil)
 // Client sends to one webhook. It is safe for concurrent use.
 type Client struct {
 	key     string
+	send    string // the send URL, key included
 	scope   string // a hash of the key, for cache keys shared across clients
 	base    string
-	http    *resty.Client
+	http    *http.Client
 	limiter *limiter
 	cache   MediaCache
 	flight  *inflight
@@ -148,7 +150,7 @@ func New(keyOrURL string, opts ...Option) (*Client, error) {
 		key:      key,
 		scope:    hex.EncodeToString(sum[:8]),
 		base:     cfg.base,
-		http:     httpx.New(cfg.hc),
+		http:     httpx.Client(cfg.hc),
 		limiter:  newLimiter(cfg.rate, time.Minute, cfg.now),
 		cache:    cfg.cache,
 		flight:   newInflight(),
@@ -156,6 +158,7 @@ func New(keyOrURL string, opts ...Option) (*Client, error) {
 		now:      cfg.now,
 		boundary: randomBoundary,
 	}
+	c.send = c.base + "/cgi-bin/webhook/send?key=" + url.QueryEscape(key)
 	if c.cache == nil && !cfg.noCache {
 		c.cache = NewMemoryCache()
 	}
@@ -189,6 +192,11 @@ func parseKey(s string) (key, base string, err error) {
 		if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
 			return "", "", errors.New("wecom: the webhook key may hold only letters, digits and '-'")
 		}
+	}
+	// Real keys are UUIDs. A very short one could not be told apart from
+	// ordinary text when it is scrubbed from errors.
+	if len(s) < minKeyLen {
+		return "", "", fmt.Errorf("wecom: the webhook key is shorter than %d characters", minKeyLen)
 	}
 	return s, base, nil
 }

@@ -1,6 +1,7 @@
 package wecom
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -21,10 +22,19 @@ type reply struct {
 	CreatedAt string `json:"created_at"`
 }
 
+var (
+	okAnswer = []byte(`{"errcode":0,"errmsg":"ok"}`)
+	zero     = 0
+	okReply  = reply{ErrCode: &zero, ErrMsg: "ok"}
+)
+
 // decodeReply reads an answer whatever its status and Content-Type: WeCom
 // reports failures inside HTTP 200 bodies. A body without errcode is an
 // error, never a success.
 func decodeReply(status int, body []byte) (*reply, error) {
+	if bytes.Equal(body, okAnswer) {
+		return &okReply, nil // the answer to nearly every send, without a parse
+	}
 	var r reply
 	if err := json.Unmarshal(body, &r); err != nil || r.ErrCode == nil {
 		// The request reached WeCom, or something in front of it: the

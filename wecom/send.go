@@ -25,8 +25,7 @@ type target struct {
 	mentions []string // users to mention (from userID with a group, or Mention)
 }
 
-func (c *Client) target(msg *middleware.Message, o *sendOpts) target {
-	groups, users := msg.Groups(), msg.Users()
+func (c *Client) target(groups, users []string, o *sendOpts) target {
 	t := target{mentions: o.mentions}
 	switch {
 	case len(groups) > 0:
@@ -46,7 +45,7 @@ func (c *Client) target(msg *middleware.Message, o *sendOpts) target {
 // of a bad push is sent.
 func (c *Client) Validate(msg *middleware.Message) error {
 	o := readOpts(msg.Extras)
-	_, err := c.plan(msg, &o)
+	_, _, err := c.plan(msg, &o)
 	return err
 }
 
@@ -59,31 +58,30 @@ type step struct {
 	kind  string // msgtype for text steps; "media" otherwise
 }
 
-// plan validates msg and lays out its messages: text split into chunks,
-// consecutive text items joined, one step per media item.
-func (c *Client) plan(msg *middleware.Message, o *sendOpts) ([]step, error) {
+// plan validates msg and lays out its messages (text split into chunks,
+// consecutive text items joined, one step per media item) and the target.
+func (c *Client) plan(msg *middleware.Message, o *sendOpts) (steps []step, t target, err error) {
 	groups, users := msg.Groups(), msg.Users()
 	for _, l := range []struct {
 		arg string
 		ids []string
 	}{{"groupCode", groups}, {"userID", users}} {
 		if len(l.ids) > maxChatIDs {
-			return nil, fmt.Errorf("%w: wecom: %s holds %d ids; a push reaches at most %d", middleware.ErrInvalidTarget, l.arg, len(l.ids), maxChatIDs)
+			return nil, t, fmt.Errorf("%w: wecom: %s holds %d ids; a push reaches at most %d", middleware.ErrInvalidTarget, l.arg, len(l.ids), maxChatIDs)
 		}
 	}
-	t := c.target(msg, o)
+	t = c.target(groups, users, o)
 	if len(o.visibleTo) > 0 && (len(groups) != 1) {
-		return nil, fmt.Errorf("%w: wecom: VisibleTo needs exactly one group in groupCode", middleware.ErrInvalidTarget)
+		return nil, t, fmt.Errorf("%w: wecom: VisibleTo needs exactly one group in groupCode", middleware.ErrInvalidTarget)
 	}
 	if o.postID != "" && strings.Contains(t.chatID, "|") {
-		return nil, fmt.Errorf("%w: wecom: PostID needs exactly one blackboard chatid", middleware.ErrInvalidTarget)
+		return nil, t, fmt.Errorf("%w: wecom: PostID needs exactly one blackboard chatid", middleware.ErrInvalidTarget)
 	}
 	if len(msg.Items) == 0 {
-		return nil, fmt.Errorf("%w: wecom: no items", middleware.ErrInvalidItem)
+		return nil, t, fmt.Errorf("%w: wecom: no items", middleware.ErrInvalidItem)
 	}
 
 	mixed := len(msg.Items) > 1
-	var steps []step
 	var run []int // a run of text items waiting to be joined
 	var runText []string
 	flush := func() error {
@@ -145,17 +143,17 @@ func (c *Client) plan(msg *middleware.Message, o *sendOpts) ([]step, error) {
 			continue
 		}
 		if err := flush(); err != nil {
-			return nil, err
+			return nil, t, err
 		}
 		if size, ok := msg.MediaSize(i); ok {
 			if err := checkUploadSize(i, it.Type, size); err != nil {
-				return nil, err
+				return nil, t, err
 			}
 		}
 		steps = append(steps, step{item: i, items: []int{i}, last: true, kind: "media"})
 	}
 	if err := flush(); err != nil {
-		return nil, err
+		return nil, t, err
 	}
 	// Media carry no mention: a mention goes in a short text after them.
 	hasText := false
@@ -169,7 +167,7 @@ func (c *Client) plan(msg *middleware.Message, o *sendOpts) ([]step, error) {
 		}
 		steps = append(steps, step{item: -1, last: true, text: note, kind: formatText})
 	}
-	return steps, nil
+	return steps, t, nil
 }
 
 func checkUploadSize(i int, t middleware.ItemType, size int64) error {
@@ -187,11 +185,10 @@ func checkUploadSize(i int, t middleware.ItemType, size int64) error {
 // count with a *middleware.PartialError.
 func (c *Client) Send(ctx context.Context, msg *middleware.Message) (int, error) {
 	o := readOpts(msg.Extras)
-	steps, err := c.plan(msg, &o)
+	steps, t, err := c.plan(msg, &o)
 	if err != nil {
 		return 0, err
 	}
-	t := c.target(msg, &o)
 
 	// Open every media item first: a source that is too large or
 	// unreachable fails the push before any message goes out.

@@ -85,10 +85,10 @@ func (c *Client) do(ctx context.Context, req request) (*reply, error) {
 			lastErr = fmt.Errorf("wecom: %w", err)
 		} else {
 			r, err := decodeReply(resp.Status, resp.Body)
-			scrubAPIError(err, c.key)
 			if err == nil {
 				return r, nil
 			}
+			scrubAPIError(err, c.key)
 			lastErr = err
 			var api *middleware.APIError
 			errors.As(err, &api)

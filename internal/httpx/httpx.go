@@ -1,10 +1,16 @@
-// Package httpx holds the HTTP plumbing both backends share: one resty
-// client per backend, streamed bodies with an exact Content-Length, errors
-// without URLs, and knowing whether a failed request was ever written.
+// Package httpx holds the HTTP plumbing both backends share: one
+// long-lived *http.Client per backend, bodies sent with an exact
+// Content-Length and never copied, errors without URLs, and knowing
+// whether a failed request was ever written.
+//
+// It is plain net/http. resty v2 was the first choice and was measured
+// out: it copies any io.Reader body into memory to make it replayable (a
+// 20 MB upload held twice), and its per-request bookkeeping cost a third
+// of the SDK's throughput against a loopback server (see README,
+// "Benchmarks").
 package httpx
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,8 +21,6 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
-
-	"github.com/go-resty/resty/v2"
 )
 
 // defaultTransport looks up http.DefaultTransport at every request, so that
@@ -28,27 +32,19 @@ func (defaultTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-type quietLogger struct{}
-
-func (quietLogger) Errorf(string, ...any) {}
-func (quietLogger) Warnf(string, ...any)  {}
-func (quietLogger) Debugf(string, ...any) {}
-
-// New returns the resty client of one backend. hc nil means a client that
-// uses http.DefaultTransport at call time. The client is configured here
-// once and only used afterwards: resty's setters are not synchronized.
-func New(hc *http.Client) *resty.Client {
+// Client returns the *http.Client of one backend: hc, or one over
+// http.DefaultTransport (looked up per request) when hc is nil or has no
+// Transport. Build it once and share it; it is safe for concurrent use.
+func Client(hc *http.Client) *http.Client {
 	if hc == nil {
-		hc = &http.Client{Transport: defaultTransport{}}
-	} else if hc.Transport == nil {
+		return &http.Client{Transport: defaultTransport{}}
+	}
+	if hc.Transport == nil {
 		cp := *hc
 		cp.Transport = defaultTransport{}
-		hc = &cp
+		return &cp
 	}
-	rc := resty.NewWithClient(hc)
-	rc.SetLogger(quietLogger{})
-	rc.SetRetryCount(0)
-	return rc
+	return hc
 }
 
 // Response is what came back.
@@ -75,89 +71,47 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Post sends body, of exactly length bytes, to u and reads the whole answer.
-// Errors never contain u: callers put secrets in query strings.
-func Post(ctx context.Context, rc *resty.Client, u, contentType string, body io.Reader, length int64) (*Response, error) {
-	return Do(ctx, rc, http.MethodPost, u, contentType, body, length)
-}
-
-// Do is Post with another method.
-func Do(ctx context.Context, rc *resty.Client, method, u, contentType string, body io.Reader, length int64) (*Response, error) {
-	return DoWithHeader(ctx, rc, method, u, contentType, body, length, nil)
-}
-
-// DoWithHeader is Do with extra request headers.
-func DoWithHeader(ctx context.Context, rc *resty.Client, method, u, contentType string, body io.Reader, length int64, header http.Header) (*Response, error) {
-	var wrote atomic.Bool
-	trace := &httptrace.ClientTrace{
-		WroteHeaderField: func(string, []string) { wrote.Store(true) },
-		WroteHeaders:     func() { wrote.Store(true) },
-		WroteRequest:     func(httptrace.WroteRequestInfo) { wrote.Store(true) },
-	}
-	ctx = httptrace.WithClientTrace(ctx, trace)
-	var resp *Response
-	var err error
-	switch body.(type) {
-	case *bytes.Reader, *bytes.Buffer, *strings.Reader:
-		// net/http knows these lengths and can replay them, so resty
-		// sends them without a copy.
-		resp, err = viaResty(ctx, rc, method, u, contentType, body, header)
-	default:
-		// resty v2 copies any other io.Reader into memory to make it
-		// replayable; a 20 MB upload would sit there twice. Streams go
-		// through the same configured *http.Client directly.
-		resp, err = streamed(ctx, rc.GetClient(), method, u, contentType, body, length, header)
-	}
-	if err != nil {
-		err = StripURL(err, u)
-		// A transport that does not trace (httpmock, a custom RoundTripper)
-		// tells nothing; a dial failure is before any write whatever it says.
-		written := wrote.Load() && !isDial(err)
-		return nil, &Error{Written: written, Err: err}
-	}
-	return resp, nil
-}
-
-func viaResty(ctx context.Context, rc *resty.Client, method, u, contentType string, body io.Reader, header http.Header) (*Response, error) {
-	req := rc.R().SetContext(ctx).SetHeader("Content-Type", contentType).SetBody(body)
-	for k, vs := range header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	resp, err := req.Execute(method, u)
-	if err != nil {
-		return nil, err
-	}
-	return &Response{Status: resp.StatusCode(), Header: resp.Header(), Body: resp.Body()}, nil
-}
-
 // maxAnswer bounds how much of an answer is read: the platforms answer a
 // few hundred bytes; anything far larger is not theirs.
 const maxAnswer = 4 << 20
 
-func streamed(ctx context.Context, hc *http.Client, method, u, contentType string, body io.Reader, length int64, header http.Header) (*Response, error) {
+// Post sends body, of exactly length bytes, to u and reads the answer.
+// Errors never contain u: callers put secrets in query strings.
+func Post(ctx context.Context, hc *http.Client, u, contentType string, body io.Reader, length int64) (*Response, error) {
+	return Do(ctx, hc, http.MethodPost, u, contentType, body, length, nil)
+}
+
+// Do is Post with another method and extra headers. body is streamed as
+// it is read: nothing copies it.
+func Do(ctx context.Context, hc *http.Client, method, u, contentType string, body io.Reader, length int64, header http.Header) (*Response, error) {
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteHeaders: func() { wrote.Store(true) },
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
+	})
 	if length == 0 {
 		body = http.NoBody
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		return nil, err
+		return nil, &Error{Err: StripURL(err, u)}
 	}
 	req.ContentLength = length
-	req.Header = header.Clone()
-	if req.Header == nil {
-		req.Header = http.Header{}
+	if len(header) > 0 {
+		req.Header = header.Clone()
 	}
 	req.Header.Set("Content-Type", contentType)
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, err
+		err = StripURL(err, u)
+		// A transport that does not trace (httpmock, a custom RoundTripper)
+		// tells nothing; a dial failure is before any write whatever it says.
+		return nil, &Error{Written: wrote.Load() && !isDial(err), Err: err}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		return nil, err
+		return nil, &Error{Written: true, Err: StripURL(err, u)}
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
 }
