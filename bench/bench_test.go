@@ -198,20 +198,31 @@ func BenchmarkTIMSendmsg(b *testing.B) {
 				hc := &http.Client{Transport: tr}
 				push := rawTIM(hc, tim.URL)
 				if kind == "sdk" {
-					tc, err := timchat.New(timchat.Config{SDKAppID: timApp, SecretKey: timSecret, Admin: timAdmin, BaseURL: tim.URL}, timchat.WithHTTPClient(hc))
-					if err != nil {
+					var err error
+					if push, err = newTIMBot(tim.URL, hc); err != nil {
 						b.Fatal(err)
-					}
-					c, _ := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "tim", IM: "tim", Backend: tc}))
-					push = func(i int64) error {
-						_, err := c.Push(ctx, "tim", "", "alice", "", "report "+strconv.FormatInt(i, 10))
-						return err
 					}
 				}
 				run(b, g, push)
 			})
 		}
 	}
+}
+
+// newTIMBot is the SDK side of the TIM comparison.
+func newTIMBot(base string, hc *http.Client) (func(i int64) error, error) {
+	tc, err := timchat.New(timchat.Config{SDKAppID: timApp, SecretKey: timSecret, Admin: timAdmin, BaseURL: base}, timchat.WithHTTPClient(hc))
+	if err != nil {
+		return nil, err
+	}
+	c, err := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "tim", IM: "tim", Backend: tc}))
+	if err != nil {
+		return nil, err
+	}
+	return func(i int64) error {
+		_, err := c.Push(ctx, "tim", "", "alice", "", "report "+strconv.FormatInt(i, 10))
+		return err
+	}, nil
 }
 
 // sink is a WeCom stand-in that streams uploads to io.Discard, so the

@@ -32,3 +32,16 @@ func BenchmarkClientSideCost(b *testing.B) {
 		run(b, 1, bot)
 	})
 }
+
+// BenchmarkTIMClientSideCost is BenchmarkClientSideCost for TIM sendmsg.
+func BenchmarkTIMClientSideCost(b *testing.B) {
+	hc := &http.Client{Transport: memTransport{body: `{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0,"MsgTime":1,"MsgKey":"k"}`}}
+	b.Run("raw", func(b *testing.B) { run(b, 1, rawTIM(hc, "http://tim.test")) })
+	b.Run("sdk", func(b *testing.B) {
+		push, err := newTIMBot("http://tim.test", hc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		run(b, 1, push)
+	})
+}

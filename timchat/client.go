@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/imbridge/middleware"
@@ -88,6 +89,7 @@ type Client struct {
 	now      func() time.Time
 	mediaHC  *http.Client
 
+	query    atomic.Pointer[encodedQuery]
 	pushMu   sync.Mutex // timpush/push spacing
 	lastPush time.Time
 }
