@@ -13,6 +13,7 @@ import (
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
+	"github.com/imbridge/middleware/internal/retry"
 )
 
 // Regions and their API hosts. An SDKAppID lives in exactly one; the wrong
@@ -85,7 +86,7 @@ type Client struct {
 	http     *http.Client
 	sig      *signer
 	uploader Uploader
-	retry    retryPolicy
+	retry    retry.Policy
 	now      func() time.Time
 	mediaHC  *http.Client
 
@@ -101,7 +102,7 @@ type options struct {
 	hc       *http.Client
 	uploader Uploader
 	now      func() time.Time
-	retry    retryPolicy
+	retry    retry.Policy
 	sigTTL   time.Duration
 }
 
@@ -138,7 +139,7 @@ func WithRetry(attempts int, backoff time.Duration) Option {
 		if attempts < 1 || backoff < 0 {
 			return fmt.Errorf("timchat: WithRetry(%d, %s): need attempts >= 1 and backoff >= 0", attempts, backoff)
 		}
-		o.retry = retryPolicy{attempts: attempts, backoff: backoff}
+		o.retry = retry.Policy{Attempts: attempts, Backoff: backoff}
 		return nil
 	}
 }
@@ -157,7 +158,7 @@ func WithSigTTL(d time.Duration) Option {
 
 // New checks cfg and returns a Client.
 func New(cfg Config, opts ...Option) (*Client, error) {
-	o := options{now: time.Now, retry: retryPolicy{attempts: 3, backoff: 200 * time.Millisecond}, sigTTL: DefaultSigTTL}
+	o := options{now: time.Now, retry: retry.Policy{Attempts: 3, Backoff: 200 * time.Millisecond}, sigTTL: DefaultSigTTL}
 	for _, opt := range opts {
 		if opt == nil {
 			continue

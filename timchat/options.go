@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/internal/extras"
 )
 
 // Condition narrows a broadcast to users with some tags or attributes.
@@ -69,19 +70,9 @@ type sendOpts struct {
 	videoSeconds int
 }
 
-type optFunc func(*sendOpts)
+func readOpts(x []any) sendOpts { return extras.Read[sendOpts](x) }
 
-func readOpts(extras []any) sendOpts {
-	var o sendOpts
-	for _, e := range extras {
-		if f, ok := e.(optFunc); ok {
-			f(&o)
-		}
-	}
-	return o
-}
-
-func backendOpt(f optFunc) middleware.Option { return middleware.BackendOption(f) }
+func backendOpt(set func(*sendOpts)) middleware.Option { return extras.Option(set) }
 
 // Broadcast sends with v4/timpush/push to every user, or to those matching
 // cond (nil for all). It needs empty groupCode and userID, and pushes are

@@ -10,6 +10,7 @@ import (
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/jsonx"
+	"github.com/imbridge/middleware/internal/retry"
 )
 
 // Limits of the REST API.
@@ -315,11 +316,11 @@ func (c *Client) broadcast(ctx context.Context, msg *middleware.Message, o *send
 	if !c.lastPush.IsZero() {
 		wait := c.lastPush.Add(pushSpacing + 10*time.Millisecond).Sub(c.now())
 		if wait > 0 {
-			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			if !retry.Fits(ctx, wait) {
 				return 0, nil, &middleware.APIError{Backend: "timchat", Code: 90024, Kind: middleware.ErrRateLimited, RetryAfter: wait,
 					Message: "broadcasts must be more than a second apart; the next slot is past the deadline"}
 			}
-			if err := sleep(ctx, wait); err != nil {
+			if err := retry.Sleep(ctx, wait); err != nil {
 				return 0, nil, err
 			}
 		}

@@ -14,21 +14,8 @@ import (
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
+	"github.com/imbridge/middleware/internal/retry"
 )
-
-type retryPolicy struct {
-	attempts int
-	backoff  time.Duration
-}
-
-// delay is the jittered backoff before attempt+1.
-func (p retryPolicy) delay(attempt int) time.Duration {
-	d := p.backoff << (attempt - 1)
-	if d <= 0 {
-		return 0
-	}
-	return d/2 + rand.N(d/2+1)
-}
 
 // signedQuery is the query string of every REST call, less its random.
 type signedQuery struct {
@@ -119,32 +106,17 @@ func (c *Client) call(ctx context.Context, api string, body []byte) (*reply, err
 			}
 			lastErr = err
 		}
-		if attempt >= c.retry.attempts {
+		if attempt >= c.retry.Attempts {
 			return nil, lastErr
 		}
-		if d := c.retry.delay(attempt); d > wait {
+		if d := c.retry.Delay(attempt); d > wait {
 			wait = d
 		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		if !retry.Fits(ctx, wait) {
 			return nil, lastErr
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := retry.Sleep(ctx, wait); err != nil {
 			return nil, lastErr
 		}
-	}
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

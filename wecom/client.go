@@ -13,6 +13,7 @@ import (
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
+	"github.com/imbridge/middleware/internal/retry"
 )
 
 // DefaultBaseURL is the WeCom API origin.
@@ -38,7 +39,7 @@ type Client struct {
 	limiter *limiter
 	cache   MediaCache
 	flight  *inflight
-	retry   retryPolicy
+	retry   retry.Policy
 	now     func() time.Time
 	// boundary makes multipart boundaries; tests make it deterministic.
 	boundary func() string
@@ -52,7 +53,7 @@ type config struct {
 	hc      *http.Client
 	rate    int
 	cache   MediaCache
-	retry   retryPolicy
+	retry   retry.Policy
 	now     func() time.Time
 	noCache bool
 }
@@ -111,7 +112,7 @@ func WithRetry(attempts int, backoff time.Duration) Option {
 		if attempts < 1 || backoff < 0 {
 			return fmt.Errorf("wecom: WithRetry(%d, %s): need attempts >= 1 and backoff >= 0", attempts, backoff)
 		}
-		c.retry = retryPolicy{attempts: attempts, backoff: backoff}
+		c.retry = retry.Policy{Attempts: attempts, Backoff: backoff}
 		return nil
 	}
 }
@@ -136,7 +137,7 @@ func New(keyOrURL string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := config{base: base, rate: DefaultRateLimit, retry: retryPolicy{attempts: 3, backoff: 200 * time.Millisecond}, now: time.Now}
+	cfg := config{base: base, rate: DefaultRateLimit, retry: retry.Policy{Attempts: 3, Backoff: 200 * time.Millisecond}, now: time.Now}
 	for _, o := range opts {
 		if o == nil {
 			continue

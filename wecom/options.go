@@ -2,6 +2,7 @@ package wecom
 
 import (
 	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/internal/extras"
 )
 
 // Message formats of Push and of joined text in PushMixed.
@@ -24,19 +25,9 @@ type sendOpts struct {
 	atShortName bool
 }
 
-type optFunc func(*sendOpts)
+func readOpts(x []any) sendOpts { return extras.Read[sendOpts](x) }
 
-func readOpts(extras []any) sendOpts {
-	var o sendOpts
-	for _, e := range extras {
-		if f, ok := e.(optFunc); ok {
-			f(&o)
-		}
-	}
-	return o
-}
-
-func backendOpt(f optFunc) middleware.Option { return middleware.BackendOption(f) }
+func backendOpt(set func(*sendOpts)) middleware.Option { return extras.Option(set) }
 
 // Markdown sends text as a markdown message (4096 bytes, split on block
 // boundaries when longer). Mentions become <@userid> in the content.

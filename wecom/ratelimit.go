@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/internal/retry"
 )
 
 // limiter allows n sends per window. Each send reserves the earliest free
@@ -48,22 +49,7 @@ func (l *limiter) wait(ctx context.Context) error {
 	l.slots[l.next] = at.UnixNano()
 	l.next = (l.next + 1) % len(l.slots)
 	l.mu.Unlock()
-	return sleep(ctx, delay)
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return retry.Sleep(ctx, delay)
 }
 
 // inflight serializes requests with identical bodies: WeCom refuses a body

@@ -6,28 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"strings"
 	"time"
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
+	"github.com/imbridge/middleware/internal/retry"
 )
-
-type retryPolicy struct {
-	attempts int
-	backoff  time.Duration
-}
-
-// delay is the jittered backoff before attempt+1: between half and all of
-// backoff * 2^(attempt-1).
-func (p retryPolicy) delay(attempt int) time.Duration {
-	d := p.backoff << (attempt - 1)
-	if d <= 0 {
-		return 0
-	}
-	return d/2 + rand.N(d/2+1)
-}
 
 // request is one HTTP call to WeCom.
 type request struct {
@@ -109,16 +94,16 @@ func (c *Client) do(ctx context.Context, req request) (*reply, error) {
 				return nil, err
 			}
 		}
-		if attempt >= c.retry.attempts {
+		if attempt >= c.retry.Attempts {
 			return nil, lastErr
 		}
 		if wait == 0 {
-			wait = c.retry.delay(attempt)
+			wait = c.retry.Delay(attempt)
 		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		if !retry.Fits(ctx, wait) {
 			return nil, lastErr
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := retry.Sleep(ctx, wait); err != nil {
 			return nil, lastErr
 		}
 	}
