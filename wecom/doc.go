@@ -17,8 +17,8 @@
 //     message and sends media in order. When a send fails part-way, the
 //     error is a *middleware.PartialError listing the delivered items.
 //
-// Targets: groupCode and userID become chatid ("|"-joined, up to 100 per
-// request; longer lists are sent in batches). Both given: the message goes
+// Targets: groupCode and userID become chatid ("|"-joined, up to 100 ids,
+// one request; more is ErrInvalidTarget). Both given: the message goes
 // to the group and mentions the user. Neither: the bot's own group.
 //
 // WeCom does not deduplicate, so a send is retried only when it provably did
