@@ -1,7 +1,7 @@
-// Package testing shows how to test bot code that pushes messages: once
+// Package deploybot shows how to test bot code that pushes messages: once
 // with httpmock against the real WeCom endpoint, once with imtest.Recorder
 // and no HTTP at all. See bot_test.go.
-package testing
+package deploybot
 
 import (
 	"context"
