@@ -469,11 +469,12 @@ func TestBroadcastSpacing(t *testing.T) {
 	_, err = mc.Push(bg, "tim", "", "", "", "two", Broadcast(nil), middleware.WithTimeout(300*time.Millisecond))
 	require.ErrorIs(t, err, middleware.ErrRateLimited, "the gap does not fit the deadline: refused without sending")
 	assert.Equal(t, 1, m.mt.GetTotalCallCount())
-	start := time.Now()
+	// With room in the deadline it waits for the gap and sends. (The TIM
+	// emulator, which refuses pushes a second apart, checks the gap in
+	// imtest's TestTIMDedupAndSpacing.)
 	_, err = mc.Push(bg, "tim", "", "", "", "three", Broadcast(nil))
 	require.NoError(t, err)
 	assert.Equal(t, 2, m.mt.GetTotalCallCount())
-	assert.Greater(t, time.Since(start), 500*time.Millisecond, "waited out the rest of the second")
 	pushes := m.bodies(t)
 	assert.NotContains(t, pushes[0], "Condition", "no condition: everyone")
 }

@@ -41,7 +41,8 @@ func (l *limiter) wait(ctx context.Context) error {
 		at = free
 	}
 	delay := at.Sub(now)
-	if dl, ok := ctx.Deadline(); ok && now.Add(delay).After(dl) {
+	// The delay comes from the limiter's clock; the deadline is real time.
+	if !retry.Fits(ctx, delay) {
 		l.mu.Unlock()
 		return &middleware.APIError{Backend: "wecom", Code: 45009, Kind: middleware.ErrRateLimited, RetryAfter: delay,
 			Message: fmt.Sprintf("client-side pacing: %d messages per %s used; the next slot is past the deadline", len(l.slots), l.window)}
