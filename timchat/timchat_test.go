@@ -211,7 +211,7 @@ func TestImageProbeReadsLittle(t *testing.T) {
 				return
 			}
 			w.(http.Flusher).Flush()
-			time.Sleep(2 * time.Millisecond)
+			time.Sleep(5 * time.Millisecond)
 		}
 	}))
 	t.Cleanup(srv.Close)
