@@ -56,6 +56,9 @@ type step struct {
 	last  bool   // the step completes its items
 	text  string // text or markdown content
 	kind  string // msgtype for text steps; "media" otherwise
+	// mention marks the one text step that carries the mentions, so users
+	// are pinged once per push.
+	mention bool
 }
 
 // plan validates msg and lays out its messages (text split into chunks,
@@ -82,6 +85,7 @@ func (c *Client) plan(msg *middleware.Message, o *sendOpts) (steps []step, t tar
 	}
 
 	mixed := len(msg.Items) > 1
+	mentioned := false
 	var run []int // a run of text items waiting to be joined
 	var runText []string
 	flush := func() error {
@@ -110,7 +114,7 @@ func (c *Client) plan(msg *middleware.Message, o *sendOpts) (steps []step, t tar
 			if o.mentionAll || len(o.mobiles) > 0 {
 				return fmt.Errorf("%w: wecom: MentionAll and MentionMobile work only in text messages", middleware.ErrUnsupported)
 			}
-			if len(t.mentions) > 0 {
+			if len(t.mentions) > 0 && !mentioned {
 				content += "\n" + mentionTags(t.mentions)
 			}
 		case formatMarkdownV2:
@@ -131,8 +135,10 @@ func (c *Client) plan(msg *middleware.Message, o *sendOpts) (steps []step, t tar
 			chunks = splitMarkdown(content, limit)
 		}
 		for i, ch := range chunks {
-			steps = append(steps, step{item: run[len(run)-1], items: run, last: i == len(chunks)-1, text: ch, kind: format})
+			steps = append(steps, step{item: run[len(run)-1], items: run, last: i == len(chunks)-1, text: ch, kind: format,
+				mention: !mentioned && i == 0 && format == formatText})
 		}
+		mentioned = true
 		run, runText = nil, nil
 		return nil
 	}
@@ -165,7 +171,7 @@ func (c *Client) plan(msg *middleware.Message, o *sendOpts) (steps []step, t tar
 		if note == "" {
 			note = "⬆"
 		}
-		steps = append(steps, step{item: -1, last: true, text: note, kind: formatText})
+		steps = append(steps, step{item: -1, last: true, text: note, kind: formatText, mention: true})
 	}
 	return steps, t, nil
 }
@@ -211,12 +217,12 @@ func (c *Client) Send(ctx context.Context, msg *middleware.Message) (int, error)
 
 	var delivered []int
 	sent := 0
-	for si, s := range steps {
+	for _, s := range steps {
 		var err error
 		if s.kind == "media" {
 			err = c.sendMedia(ctx, msg, &o, t, media[s.item])
 		} else {
-			err = c.sendText(ctx, msg, &o, t, s, si == 0 || steps[si-1].kind == "media")
+			err = c.sendText(ctx, msg, &o, t, s)
 		}
 		if err != nil {
 			err = c.redact(err)
@@ -233,14 +239,14 @@ func (c *Client) Send(ctx context.Context, msg *middleware.Message) (int, error)
 	return t.count, nil
 }
 
-// sendText sends one text or markdown step. Mentions ride on the first
-// chunk of a run, so users are pinged once.
-func (c *Client) sendText(ctx context.Context, msg *middleware.Message, o *sendOpts, t target, s step, first bool) error {
+// sendText sends one text or markdown step; the step marked mention
+// carries the mention lists.
+func (c *Client) sendText(ctx context.Context, msg *middleware.Message, o *sendOpts, t target, s step) error {
 	env := &envelope{ChatID: t.chatID, MsgType: s.kind, PostID: o.postID, VisibleToUser: strings.Join(o.visibleTo, "|")}
 	switch s.kind {
 	case formatText:
 		tc := &textContent{Content: s.text}
-		if first {
+		if s.mention {
 			tc.MentionedList = append(tc.MentionedList, t.mentions...)
 			if o.mentionAll {
 				tc.MentionedList = append(tc.MentionedList, "@all")

@@ -335,3 +335,20 @@ func TestMediaOnlyMention(t *testing.T) {
 	assert.Equal(t, "image", s[0]["msgtype"])
 	assert.Equal(t, map[string]any{"content": "Chart of the day", "mentioned_list": []any{"zhangsan"}}, s[1]["text"])
 }
+
+func TestMentionOncePerPush(t *testing.T) {
+	t.Parallel()
+	m := newMock(t)
+	_, mc := newBackend(t, m)
+	img := testPNG(t, 2, 2)
+	_, err := mc.PushMixed(bg, "wecom", "g", "zhangsan", "", []middleware.Item{
+		{Type: middleware.TextItem, Text: "first"},
+		{Type: middleware.ImageItem, Data: img},
+		{Type: middleware.TextItem, Text: "second"},
+	})
+	require.NoError(t, err)
+	s := m.sends()
+	require.Len(t, s, 3)
+	assert.Equal(t, "first\n<@zhangsan>", s[0]["markdown"].(map[string]any)["content"])
+	assert.Equal(t, "second", s[2]["markdown"].(map[string]any)["content"], "pinged once, not per text run")
+}
