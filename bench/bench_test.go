@@ -69,31 +69,37 @@ func rawWeCom(hc *http.Client, sendURL string) func(i int64) error {
 		body = append(body, `{"chatid":"room","msgtype":"text","text":{"content":"report `...)
 		body = strconv.AppendInt(body, i, 10)
 		body = append(body, `"}}`...)
-		// The SDK's default 5 s timeout, which any careful request has.
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, sendURL, bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := hc.Do(req)
-		if err != nil {
-			return err
-		}
-		data, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
 		var r struct {
 			ErrCode int `json:"errcode"`
 		}
-		if err := json.Unmarshal(data, &r); err != nil || r.ErrCode != 0 {
-			return fmt.Errorf("raw: %s", data)
-		}
-		return nil
+		return rawPost(hc, sendURL, body, &r, func() bool { return r.ErrCode == 0 })
 	}
+}
+
+// rawPost is the hand-written request of both raw loops: POST with the
+// SDK's default 5 s timeout (any careful request has one), read the
+// answer, decode it into answer and check it.
+func rawPost(hc *http.Client, u string, body []byte, answer any, ok func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	data, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, answer); err != nil || !ok() {
+		return fmt.Errorf("raw: %s", data)
+	}
+	return nil
 }
 
 func sdkWeCom(b *testing.B, wc *imtest.WeCom, hc *http.Client) func(i int64) error {
@@ -158,29 +164,10 @@ func rawTIM(hc *http.Client, base string) func(i int64) error {
 	prefix := base + "/v4/openim/sendmsg?contenttype=json&identifier=" + timAdmin + "&sdkappid=" + strconv.Itoa(timApp) + "&usersig=" + url.QueryEscape(sig) + "&random="
 	return func(i int64) error {
 		body := fmt.Appendf(nil, `{"To_Account":"alice","MsgSeq":%d,"MsgRandom":%d,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"report %d"}}]}`, uint32(i), uint32(i*7919), i)
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, prefix+strconv.FormatUint(uint64(uint32(i*31)), 10), bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := hc.Do(req)
-		if err != nil {
-			return err
-		}
-		data, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
 		var r struct {
 			ErrorCode int `json:"ErrorCode"`
 		}
-		if err := json.Unmarshal(data, &r); err != nil || r.ErrorCode != 0 {
-			return fmt.Errorf("raw: %s", data)
-		}
-		return nil
+		return rawPost(hc, prefix+strconv.FormatUint(uint64(uint32(i*31)), 10), body, &r, func() bool { return r.ErrorCode == 0 })
 	}
 }
 

@@ -1,7 +1,6 @@
 package timchat
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -21,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/imbridge/middleware"
+	gold "github.com/imbridge/middleware/internal/golden"
 	"github.com/imbridge/middleware/internal/secretscan"
 )
 
@@ -140,16 +139,5 @@ func normalize(t *testing.T, body []byte) []byte {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	got = normalize(t, got)
-	if *update {
-		var buf bytes.Buffer
-		require.NoError(t, json.Indent(&buf, got, "", "  "))
-		require.NoError(t, os.MkdirAll("testdata", 0o755))
-		require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
-		return
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "missing golden file; run go test -run %s -update", t.Name())
-	require.JSONEq(t, string(want), string(got))
+	gold.JSON(t, name, normalize(t, got), *update)
 }

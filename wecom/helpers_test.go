@@ -1,7 +1,6 @@
 package wecom
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/imbridge/middleware"
+	gold "github.com/imbridge/middleware/internal/golden"
 	"github.com/imbridge/middleware/internal/secretscan"
 )
 
@@ -136,24 +135,7 @@ func newBackend(t *testing.T, m *mockWeCom, opts ...Option) (*Client, *middlewar
 // golden compares got with testdata/name, or rewrites it with -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		var buf bytes.Buffer
-		if json.Valid(got) {
-			require.NoError(t, json.Indent(&buf, got, "", "  "))
-			got = buf.Bytes()
-		}
-		require.NoError(t, os.MkdirAll("testdata", 0o755))
-		require.NoError(t, os.WriteFile(path, got, 0o644))
-		return
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "missing golden file; run go test -run %s -update", t.Name())
-	if json.Valid(want) {
-		require.JSONEq(t, string(want), string(got))
-		return
-	}
-	require.Equal(t, string(want), string(got))
+	gold.JSON(t, name, got, *update)
 }
 
 var bg = context.Background()
