@@ -84,7 +84,9 @@ func WithHTTPClient(hc *http.Client) Option {
 
 // WithRateLimit paces sends to n messages per minute for this key; 0 turns
 // pacing off. A send whose wait would pass its deadline fails with
-// middleware.ErrRateLimited without sending. Default: DefaultRateLimit.
+// middleware.ErrRateLimited without sending. Pacing, the media cache and
+// the guard against identical bodies in flight belong to one Client: build
+// one per key and share it. Default: DefaultRateLimit.
 func WithRateLimit(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
