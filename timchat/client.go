@@ -136,11 +136,9 @@ func WithClock(now func() time.Time) Option {
 // first backoff, doubled with jitter each time. Default: 3 attempts, 200 ms.
 func WithRetry(attempts int, backoff time.Duration) Option {
 	return func(o *options) error {
-		if attempts < 1 || backoff < 0 {
-			return fmt.Errorf("timchat: WithRetry(%d, %s): need attempts >= 1 and backoff >= 0", attempts, backoff)
-		}
-		o.retry = retry.Policy{Attempts: attempts, Backoff: backoff}
-		return nil
+		p, err := retry.New("timchat", attempts, backoff)
+		o.retry = p
+		return err
 	}
 }
 

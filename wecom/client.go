@@ -111,11 +111,9 @@ func WithMediaCache(mc MediaCache) Option {
 // 200 ms.
 func WithRetry(attempts int, backoff time.Duration) Option {
 	return func(c *config) error {
-		if attempts < 1 || backoff < 0 {
-			return fmt.Errorf("wecom: WithRetry(%d, %s): need attempts >= 1 and backoff >= 0", attempts, backoff)
-		}
-		c.retry = retry.Policy{Attempts: attempts, Backoff: backoff}
-		return nil
+		p, err := retry.New("wecom", attempts, backoff)
+		c.retry = p
+		return err
 	}
 }
 

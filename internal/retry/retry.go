@@ -4,6 +4,7 @@ package retry
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"time"
 )
@@ -44,4 +45,13 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// New checks and returns a policy: at least one attempt, no negative
+// backoff. prefix names the caller in the error ("wecom", "timchat").
+func New(prefix string, attempts int, backoff time.Duration) (Policy, error) {
+	if attempts < 1 || backoff < 0 {
+		return Policy{}, fmt.Errorf("%s: WithRetry(%d, %s): need attempts >= 1 and backoff >= 0", prefix, attempts, backoff)
+	}
+	return Policy{Attempts: attempts, Backoff: backoff}, nil
 }
