@@ -388,3 +388,13 @@ func TestHTTPMockActivate(t *testing.T) {
 	assert.Equal(t, 1, n)
 	assert.Equal(t, 1, httpmock.GetTotalCallCount())
 }
+
+func TestOptionsRefuseNonsense(t *testing.T) {
+	t.Parallel()
+	for _, o := range []Option{WithRetry(0, time.Second), WithRetry(1, -time.Second), WithRateLimit(-1), WithClock(nil), WithBaseURL("ftp://x")} {
+		_, err := New(testKey, o)
+		require.Error(t, err)
+	}
+	_, err := New(testKey, WithRetry(1, 0), WithRateLimit(0), WithMediaCache(nil))
+	require.NoError(t, err)
+}
