@@ -45,8 +45,9 @@ type Message struct {
 	// order they were given.
 	Extras []any
 
-	httpClient *http.Client
-	sources    []*source // prepared by the Client, by item index
+	fetch   *fetcher      // reads URL sources
+	policy  *SourcePolicy // nil: TrustedSources
+	sources []*source     // prepared by the Client, by item index
 }
 
 // Groups returns the group ids of GroupCode, split on "|".
@@ -56,12 +57,20 @@ func (m *Message) Groups() []string { return splitIDs(m.GroupCode) }
 func (m *Message) Users() []string { return splitIDs(m.UserID) }
 
 // HTTPClient returns the client media are fetched with: the Client's
-// WithHTTPClient, or http.DefaultClient.
+// WithHTTPClient (or net/http's defaults) under the call's SourcePolicy,
+// which it checks on every request, redirect and dialled address. A
+// backend that fetches anything for a source uses it, or OpenMedia.
 func (m *Message) HTTPClient() *http.Client {
-	if m.httpClient != nil {
-		return m.httpClient
+	return m.fetch.client(m.sourcePolicy())
+}
+
+// sourcePolicy is the call's SourcePolicy; a Message built by hand, not by
+// a Client, trusts its sources.
+func (m *Message) sourcePolicy() SourcePolicy {
+	if m.policy != nil {
+		return *m.policy
 	}
-	return http.DefaultClient
+	return trusted()
 }
 
 // BackendOption wraps a backend-specific option value, such as

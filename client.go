@@ -2,12 +2,14 @@ package middleware
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // Client picks sending accounts and delivers pushes through their backends.
@@ -16,9 +18,10 @@ type Client struct {
 	mu       sync.RWMutex
 	accounts []*accountState // replaced, never mutated in place
 
-	timeout    time.Duration
-	logger     *slog.Logger
-	httpClient *http.Client
+	timeout time.Duration
+	logger  *slog.Logger
+	fetch   *fetcher     // reads URL sources
+	policy  SourcePolicy // of pushes without WithSourcePolicy
 }
 
 // NewClient builds a Client from opts, validating every account.
@@ -32,7 +35,10 @@ func NewClient(opts ...ClientOption) (*Client, error) {
 			return nil, err
 		}
 	}
-	c := &Client{timeout: cfg.timeout, logger: cfg.logger, httpClient: cfg.httpClient}
+	c := &Client{timeout: cfg.timeout, logger: cfg.logger, fetch: &fetcher{base: cfg.httpClient}, policy: trusted()}
+	if cfg.policySet {
+		c.policy = cfg.policy
+	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
@@ -89,8 +95,14 @@ func splitIDs(s string) []string {
 	return strings.Split(s, "|")
 }
 
+// errNilContext refuses a nil context: every helper takes one first.
+var errNilContext = errors.New("middleware: nil context (use context.Background())")
+
 // send is the one path of all six helpers.
 func (c *Client) send(ctx context.Context, helper, imType, groupCode, userID, title string, items []Item, opts []Option) (n int, err error) {
+	if ctx == nil {
+		return c.refuse(ctx, helper, imType, groupCode, userID, errNilContext)
+	}
 	var account string
 	if c.logger.Enabled(ctx, slog.LevelInfo) || c.logger.Enabled(ctx, slog.LevelWarn) {
 		start := time.Now()
@@ -106,12 +118,19 @@ func (c *Client) send(ctx context.Context, helper, imType, groupCode, userID, ti
 	if err := validateTargets(groupCode, userID); err != nil {
 		return 0, err
 	}
+	policy := c.policy
+	if cfg.policy != nil {
+		policy = *cfg.policy
+	}
 	msg := &Message{
 		IM: imType, GroupCode: groupCode, UserID: userID, Title: title,
 		Items: items, Fields: cfg.fields, Filename: cfg.filename, MIME: cfg.mime,
-		Extras: cfg.extras, httpClient: c.httpClient,
+		Extras: cfg.extras, fetch: c.fetch, policy: &policy,
 	}
-	if msg.sources, err = prepareItems(items, cfg); err != nil {
+	if !utf8.ValidString(title) {
+		return 0, fmt.Errorf("%w: title is not valid UTF-8", ErrInvalidItem)
+	}
+	if msg.sources, err = prepareItems(items, cfg, policy); err != nil {
 		return 0, err
 	}
 	acct, err := c.resolve(ctx, imType, cfg.accountID)
@@ -152,6 +171,9 @@ func (c *Client) send(ctx context.Context, helper, imType, groupCode, userID, ti
 }
 
 func (c *Client) logPush(ctx context.Context, helper, imType, account, groupCode, userID string, items []Item, n int, err error, d time.Duration) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	level := slog.LevelInfo
 	if err != nil {
 		level = slog.LevelWarn

@@ -48,8 +48,9 @@ var (
 type APIError struct {
 	// Backend names the platform: "wecom" or "timchat".
 	Backend string
-	// Code is the platform's error code (WeCom errcode, TIM ErrorCode), or
-	// the HTTP status when the body carried none.
+	// Code is the platform's error code (WeCom errcode, TIM ErrorCode); 0
+	// when the answer was not the platform's (a redirect, a gateway's page,
+	// an unreadable body: see HTTPStatus) or the client refused by itself.
 	Code int
 	// Message is the platform's error text.
 	Message string
@@ -67,7 +68,10 @@ type APIError struct {
 // backends only put the platform's own text here.
 func (e *APIError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: error %d", e.Backend, e.Code)
+	b.WriteString(e.Backend)
+	if e.Code != 0 {
+		fmt.Fprintf(&b, ": error %d", e.Code)
+	}
 	if e.Message != "" {
 		fmt.Fprintf(&b, ": %s", e.Message)
 	}
@@ -90,14 +94,22 @@ func (e *APIError) Unwrap() error { return e.Kind }
 type TargetFailure struct {
 	// ID is the group or user id.
 	ID string
-	// Code is the platform's per-target error code.
+	// Code is the platform's per-target error code, 0 when the platform
+	// did not answer for it.
 	Code int
+	// MaybeDelivered is true when the request for this target failed after
+	// it may have reached the platform (a timeout after writing, a
+	// gateway's 5xx). Resending it may duplicate the message.
+	MaybeDelivered bool
 }
 
 // PartialError reports a send that delivered some of its parts and then
 // failed. The count returned beside it says how many targets were reached.
 // A caller can resend exactly what is missing: the items whose indexes are
-// not in DeliveredItems, or the targets in FailedTargets.
+// not in DeliveredItems, or the targets in FailedTargets. What may have
+// arrived is marked: MaybeDelivered for the failed item, and
+// TargetFailure.MaybeDelivered per target; resending those may duplicate
+// them, so check the chat first (or accept the duplicate).
 type PartialError struct {
 	// DeliveredItems lists, in order, the indexes of the items (of a mixed
 	// push, or chunks of a split text) that were delivered before the
@@ -108,7 +120,12 @@ type PartialError struct {
 	// SentParts counts the messages the platform accepted, chunks of a
 	// split text included; the failing item may have delivered some.
 	SentParts int
-	// FailedTargets lists recipients that were not reached.
+	// MaybeDelivered is true when the request of FailedItem failed after it
+	// may have reached the platform: the item's fate is unknown, not
+	// failed.
+	MaybeDelivered bool
+	// FailedTargets lists recipients that were not reached, or whose fate
+	// is unknown (see TargetFailure.MaybeDelivered).
 	FailedTargets []TargetFailure
 	// Err is the failure.
 	Err error
@@ -119,12 +136,19 @@ func (e *PartialError) Error() string {
 	var b strings.Builder
 	b.WriteString("middleware: partial delivery")
 	if e.FailedItem >= 0 {
-		fmt.Fprintf(&b, ": item %d failed, items %v delivered", e.FailedItem, e.DeliveredItems)
+		verb := "failed"
+		if e.MaybeDelivered {
+			verb = "may have been delivered"
+		}
+		fmt.Fprintf(&b, ": item %d %s, items %v delivered", e.FailedItem, verb, e.DeliveredItems)
 	}
 	if len(e.FailedTargets) > 0 {
 		ids := make([]string, len(e.FailedTargets))
 		for i, f := range e.FailedTargets {
 			ids[i] = fmt.Sprintf("%s (%d)", f.ID, f.Code)
+			if f.MaybeDelivered {
+				ids[i] = fmt.Sprintf("%s (%d, may have been delivered)", f.ID, f.Code)
+			}
 		}
 		fmt.Fprintf(&b, ": %d targets failed: %s", len(ids), strings.Join(ids, ", "))
 	}

@@ -3,10 +3,12 @@ package middleware
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -229,25 +231,53 @@ func TestPushMediaEmptySource(t *testing.T) {
 
 func FuzzPrepareSource(f *testing.F) {
 	for _, s := range []string{"base64://aGVsbG8=", "data:image/png;base64,iVBORw0KGgo=", "https://x/y.png",
-		"file:///tmp/x", "./daily.png", "data:,x", "base64://", "ftp://a", "http://", "data:;base64,%%%"} {
+		"file:///tmp/x", "./daily.png", "data:,x", "base64://", "ftp://a", "http://", "data:;base64,%%%",
+		"http://127.0.0.1/x", "http://[::ffff:169.254.169.254]/latest", "http://LOCALHOST./a", "https://[fe80::1%25eth0]/",
+		"http://0x7f000001/", "http://100.64.0.1/", "data:secretpayloadwithoutcomma", "FILE:///etc/passwd", "/dev/zero"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		src, err := prepareSource(Item{Type: FileItem, Source: s})
-		if err != nil {
-			if src != nil {
-				t.Fatal("source and error together")
+		for _, p := range []SourcePolicy{TrustedSources, UntrustedSources} {
+			src, err := prepareSource(Item{Type: FileItem, Source: s}, p)
+			if err != nil {
+				if src != nil {
+					t.Fatal("source and error together")
+				}
+				if !errors.Is(err, ErrInvalidItem) {
+					t.Fatalf("%q: not ErrInvalidItem: %v", s, err)
+				}
+				// An inline payload never comes back in the error.
+				for _, prefix := range []string{"base64://", "data:"} {
+					if p, ok := strings.CutPrefix(s, prefix); ok && len(p) > 16 && strings.Contains(err.Error(), p) {
+						t.Fatalf("error echoes the payload: %v", err)
+					}
+				}
+				continue
 			}
-			// An inline payload never comes back in the error.
-			if p, ok := strings.CutPrefix(s, "base64://"); ok && len(p) > 16 && strings.Contains(err.Error(), p) {
-				t.Fatalf("error echoes the payload: %v", err)
+			if src.kind == srcMemory && src.data == nil && s != "base64://" && !strings.HasSuffix(s, ",") {
+				// A decoded source always has its bytes.
+				if len(s) > len("base64://") {
+					t.Fatalf("no data for %q", s)
+				}
 			}
-			return
-		}
-		if src.kind == srcMemory && src.data == nil && s != "base64://" && !strings.HasSuffix(s, ",") {
-			// A decoded source always has its bytes.
-			if len(s) > len("base64://") {
-				t.Fatalf("no data for %q", s)
+			if p.LocalFiles {
+				continue
+			}
+			// Untrusted: never a local file, never a literal address or
+			// name that is not public.
+			switch src.kind {
+			case srcFile:
+				t.Fatalf("%q read as a local file under UntrustedSources", s)
+			case srcURL:
+				host := strings.TrimSuffix(strings.ToLower(src.url.Hostname()), ".")
+				if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+					t.Fatalf("%q: loopback name allowed", s)
+				}
+				if ip, err := netip.ParseAddr(host); err == nil {
+					if _, bad := blockedAddr(ip); bad {
+						t.Fatalf("%q: address %s allowed", s, ip)
+					}
+				}
 			}
 		}
 	})

@@ -24,6 +24,7 @@ type callConfig struct {
 	timeoutSet bool
 	fields     map[string]any
 	extras     []any
+	policy     *SourcePolicy
 	err        error
 }
 
@@ -135,6 +136,8 @@ type clientConfig struct {
 	timeout    time.Duration
 	logger     *slog.Logger
 	httpClient *http.Client
+	policy     SourcePolicy
+	policySet  bool
 }
 
 // WithAccount registers an account at construction, as AddAccount does.
@@ -169,8 +172,12 @@ func WithLogger(l *slog.Logger) ClientOption {
 	}
 }
 
-// WithHTTPClient sets the client that fetches http(s) media sources.
-// Default: http.DefaultClient (so httpmock.Activate intercepts it).
+// WithHTTPClient sets the client that fetches http(s) media sources; the
+// source policy (WithDefaultSourcePolicy) applies on top of it. It is not
+// the client of the platforms' APIs: give that to the backend
+// (wecom.WithHTTPClient, timchat.WithHTTPClient). Default: net/http's
+// defaults, with http.DefaultTransport looked up at each fetch (so
+// httpmock.Activate intercepts it).
 func WithHTTPClient(hc *http.Client) ClientOption {
 	return func(c *clientConfig) error {
 		c.httpClient = hc

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Push sends text with Default(). See Client.Push.
@@ -83,6 +84,9 @@ func (c *Client) pushMedia(ctx context.Context, helper string, t ItemType, arg, 
 
 // refuse logs and returns a failure found before send could start.
 func (c *Client) refuse(ctx context.Context, helper, imType, groupCode, userID string, err error) (int, error) {
+	if ctx == nil {
+		err = errNilContext
+	}
 	c.logPush(ctx, helper, imType, "", groupCode, userID, nil, 0, err, 0)
 	return 0, err
 }
@@ -93,6 +97,10 @@ func validateTargets(groupCode, userID string) error {
 	for _, t := range []struct{ arg, v string }{{"groupCode", groupCode}, {"userID", userID}} {
 		if t.v == "" {
 			continue
+		}
+		if !utf8.ValidString(t.v) {
+			// Sent garbled, an id could name another recipient.
+			return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidTarget, t.arg)
 		}
 		rest := t.v
 		for i := 0; ; i++ {

@@ -53,7 +53,7 @@ func newEnv(t *testing.T, wopts []wecom.Option, topts []timchat.Option) *env {
 	e := &env{wc: imtest.NewWeCom(), tim: imtest.NewTIM(appID, secret, admin), host: imtest.NewMediaHost(), dir: t.TempDir()}
 	t.Cleanup(func() { e.wc.Close(); e.tim.Close(); e.host.Close() })
 	var err error
-	e.w, err = wecom.New(e.wc.WebhookURL(), append([]wecom.Option{wecom.WithRateLimit(0), wecom.WithRetry(3, time.Millisecond)}, wopts...)...)
+	e.w, err = wecom.New(e.wc.Key, append([]wecom.Option{wecom.WithBaseURL(e.wc.URL), wecom.WithRateLimit(0), wecom.WithRetry(3, time.Millisecond)}, wopts...)...)
 	require.NoError(t, err)
 	e.tc, err = timchat.New(timchat.Config{SDKAppID: appID, SecretKey: secret, Admin: admin, BaseURL: e.tim.URL},
 		append([]timchat.Option{timchat.WithUploader(e.host), timchat.WithRetry(3, time.Millisecond)}, topts...)...)

@@ -108,7 +108,9 @@ func NewWeCom(opts ...WeComOption) *WeCom {
 	return w
 }
 
-// WebhookURL is the whole webhook URL, as WeCom shows it to users.
+// WebhookURL is the whole webhook URL, as WeCom shows it to users. It is
+// http://, which wecom.New refuses unless the origin is named with
+// wecom.WithBaseURL(w.URL): build bots with New(w.Key, WithBaseURL(w.URL)).
 func (w *WeCom) WebhookURL() string { return w.URL + "/cgi-bin/webhook/send?key=" + w.Key }
 
 // Close stops the server.

@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
+	"github.com/imbridge/middleware/internal/redact"
 	"github.com/imbridge/middleware/internal/retry"
 )
 
@@ -88,11 +88,12 @@ type Client struct {
 	uploader Uploader
 	retry    retry.Policy
 	now      func() time.Time
-	mediaHC  *http.Client
 
-	query    atomic.Pointer[encodedQuery]
-	pushMu   sync.Mutex // timpush/push spacing
-	lastPush time.Time
+	query atomic.Pointer[encodedQuery]
+	// push is held by the broadcast in flight: timpush/push calls must be
+	// more than a second apart. A channel, so that waiting honours ctx.
+	push     chan struct{}
+	lastPush time.Time // guarded by push
 }
 
 // Option configures New.
@@ -203,7 +204,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		uploader: o.uploader,
 		retry:    o.retry,
 		now:      o.now,
-		mediaHC:  o.hc,
+		push:     make(chan struct{}, 1),
 		sig: &signer{appID: cfg.SDKAppID, secret: cfg.SecretKey, admin: cfg.Admin, static: cfg.UserSig,
 			ttl: o.sigTTL, now: o.now},
 	}
@@ -226,11 +227,16 @@ func (c *Client) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("base", c.base), slog.Any("config", c.cfg.LogValue()))
 }
 
-// redact removes the secret key and any usersig from err's message.
+// redact removes the secret key and the usersigs, in every spelling, from
+// err and its whole chain. It is applied once, at the exported methods,
+// and costs nothing on success.
 func (c *Client) redact(err error) error {
+	if err == nil {
+		return nil
+	}
 	secrets := []string{c.cfg.SecretKey, c.cfg.UserSig}
 	if cur := c.sig.cur.Load(); cur != nil {
-		secrets = append(secrets, cur.sig)
+		secrets = append(secrets, cur.sig, cur.prev)
 	}
-	return httpx.Redact(err, secrets...)
+	return redact.New(secrets...).Error(err)
 }

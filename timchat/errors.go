@@ -2,11 +2,14 @@ package timchat
 
 import (
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/internal/httpx"
 )
+
+// backendName is APIError.Backend of this package's errors.
+const backendName = "timchat"
 
 // ErrorEntry is a per-recipient failure of batchsendmsg.
 type ErrorEntry struct {
@@ -26,38 +29,32 @@ type reply struct {
 	TaskID       string       `json:"TaskId"`
 }
 
-// errUnreadable marks an answer that is not TIM JSON (a proxy page, a cut
-// body). Retrying is safe: the server deduplicates.
-type errUnreadable struct {
-	status int
-	size   int
-}
-
-func (e *errUnreadable) Error() string {
-	return fmt.Sprintf("timchat: unreadable answer (HTTP %d, %d bytes); the message may have been delivered", e.status, e.size)
-}
-
-// Unwrap says the request reached something: it may have been delivered.
-func (e *errUnreadable) Unwrap() error { return middleware.ErrMaybeDelivered }
-
-// decodeReply reads an answer whatever its status and Content-Type.
-func decodeReply(status int, body []byte) (*reply, error) {
+// decodeReply reads an answer whatever its Content-Type. A redirect, and a
+// body that is not TIM's JSON (a proxy page, a cut body), are errors, never
+// a success (httpx.NotPlatform says which kind).
+func decodeReply(resp *httpx.Response) (*reply, error) {
+	if resp.Status >= 300 && resp.Status <= 399 {
+		return nil, httpx.NotPlatform(backendName, resp)
+	}
 	var r reply
-	if err := json.Unmarshal(body, &r); err != nil || r.ErrorCode == nil {
-		if status >= 500 {
-			return nil, &middleware.APIError{Backend: "timchat", Code: status, HTTPStatus: status, Message: "server error"}
-		}
-		return nil, &errUnreadable{status: status, size: len(body)}
+	if err := json.Unmarshal(resp.Body, &r); err != nil || r.ErrorCode == nil {
+		return nil, httpx.NotPlatform(backendName, resp)
 	}
 	if *r.ErrorCode != 0 || r.ActionStatus == "FAIL" {
-		code := *r.ErrorCode
-		return &r, apiError(code, r.ErrorInfo, status)
+		e := apiError(*r.ErrorCode, r.ErrorInfo, resp.Status)
+		if d, ok := httpx.RetryAfter(resp.Header, time.Now()); ok && d > e.RetryAfter {
+			e.RetryAfter = d
+		}
+		return &r, e
+	}
+	if resp.Status < 200 || resp.Status > 299 {
+		return nil, httpx.NotPlatform(backendName, resp)
 	}
 	return &r, nil
 }
 
 func apiError(code int, info string, status int) *middleware.APIError {
-	e := &middleware.APIError{Backend: "timchat", Code: code, Message: info, HTTPStatus: status}
+	e := &middleware.APIError{Backend: backendName, Code: code, Message: info, HTTPStatus: status}
 	switch code {
 	case 90024, 90047, 60007, 60011, 60018, 60019, 10023:
 		e.Kind = middleware.ErrRateLimited
@@ -89,7 +86,7 @@ func transient(code int) bool {
 		90992, 90994, 90995, 91000, 90024:
 		return true
 	}
-	return code >= 500 && code <= 599 // HTTP status when the body had no code
+	return false
 }
 
 func sigRefused(code int) bool { return code == 70001 || code == 70052 }

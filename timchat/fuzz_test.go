@@ -2,11 +2,13 @@ package timchat
 
 import (
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/internal/httpx"
 )
 
 func FuzzDecodeReply(f *testing.F) {
@@ -14,18 +16,25 @@ func FuzzDecodeReply(f *testing.F) {
 		`{"ActionStatus":"FAIL","ErrorCode":0}`, `{"ErrorList":[{"To_Account":"a","ErrorCode":1}]}`, ``, `{`, `null`, `{"ErrorCode":"0"}`} {
 		f.Add(200, []byte(s))
 	}
+	f.Add(307, []byte(`{"ActionStatus":"OK","ErrorCode":0}`))
+	f.Add(503, []byte(`{"ActionStatus":"OK","ErrorCode":0}`))
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
-		r, err := decodeReply(status, body)
+		r, err := decodeReply(&httpx.Response{Status: status, Header: http.Header{}, Body: body})
 		if err == nil {
 			if r == nil || r.ErrorCode == nil || *r.ErrorCode != 0 || r.ActionStatus == "FAIL" {
 				t.Fatalf("success without ErrorCode 0: %q", body)
 			}
+			if status < 200 || status > 299 {
+				t.Fatalf("success with HTTP %d", status)
+			}
 			return
 		}
 		var api *middleware.APIError
-		var unreadable *errUnreadable
-		if !errors.As(err, &api) && !errors.As(err, &unreadable) {
+		if !errors.As(err, &api) {
 			t.Fatalf("unexpected error type %T", err)
+		}
+		if api.Code == 0 && api.HTTPStatus != status {
+			t.Fatalf("a non-platform answer without its HTTP status: %+v", api)
 		}
 	})
 }

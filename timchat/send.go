@@ -93,7 +93,7 @@ func (c *Client) validate(msg *middleware.Message, o *sendOpts) error {
 			if o.thumbnail == "" {
 				return fmt.Errorf("%w: timchat: item %d: a TIM video needs a thumbnail: add timchat.Thumbnail(source)", middleware.ErrInvalidItem, i)
 			}
-			if err := middleware.ValidateItem(middleware.Item{Type: middleware.ImageItem, Source: o.thumbnail}); err != nil {
+			if err := msg.CheckSource(middleware.Item{Type: middleware.ImageItem, Source: o.thumbnail}); err != nil {
 				return fmt.Errorf("timchat: thumbnail: %w", err)
 			}
 			if !isRemote(o.thumbnail) && c.uploader == nil {
@@ -116,8 +116,13 @@ func isRemote(src string) bool {
 	return strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://")
 }
 
-// Send delivers msg and returns how many groups or users it reached.
+// Send delivers msg and returns how many groups or users it reached. A
+// failure part-way returns the count with a *middleware.PartialError whose
+// MaybeDelivered and FailedTargets say what may have arrived.
 func (c *Client) Send(ctx context.Context, msg *middleware.Message) (int, error) {
+	if ctx == nil {
+		return 0, errors.New("timchat: nil context")
+	}
 	n, err := c.send(ctx, msg)
 	return n, c.redact(err)
 }
@@ -162,7 +167,7 @@ func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error)
 			reached = n
 			continue
 		}
-		if bi == 0 && n == 0 {
+		if bi == 0 && n == 0 && !mixedFates(failed) {
 			return 0, err
 		}
 		if n > 0 && bi == 0 {
@@ -175,10 +180,22 @@ func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error)
 		}
 		if err != nil && n == 0 {
 			pe.FailedItem = batch[0]
+			pe.MaybeDelivered = errors.Is(err, middleware.ErrMaybeDelivered)
 		}
 		return reached, pe
 	}
 	return reached, nil
+}
+
+// mixedFates reports whether some targets surely failed and others may
+// have been delivered: one error cannot say both, a *PartialError can.
+func mixedFates(failed []middleware.TargetFailure) bool {
+	maybe, surely := false, false
+	for _, f := range failed {
+		maybe = maybe || f.MaybeDelivered
+		surely = surely || !f.MaybeDelivered
+	}
+	return maybe && surely
 }
 
 // offline fills OfflinePushInfo: the helper's title, and for media a
@@ -251,26 +268,33 @@ func (c *Client) c2c(o *sendOpts, to any, body []Element, offline *OfflinePushIn
 	return b
 }
 
-// fanOut sends to each id in turn and gathers the failures.
+// fanOut sends to each id in turn and gathers the failures. The error it
+// returns is the first that may have been delivered, else the first.
 func fanOut(ids []string, send func(id string) error) (int, []middleware.TargetFailure, error) {
 	var failed []middleware.TargetFailure
 	var first error
 	for _, id := range ids {
 		if err := send(id); err != nil {
-			if first == nil {
-				first = err
-			}
-			failed = append(failed, middleware.TargetFailure{ID: id, Code: codeOf(err)})
+			first = worse(first, err)
+			failed = append(failed, failure(id, err))
 		}
 	}
-	n := len(ids) - len(failed)
-	if n == 0 {
-		return 0, nil, first
+	return len(ids) - len(failed), failed, first
+}
+
+// failure is a target that err did not reach, or may have.
+func failure(id string, err error) middleware.TargetFailure {
+	return middleware.TargetFailure{ID: id, Code: codeOf(err), MaybeDelivered: errors.Is(err, middleware.ErrMaybeDelivered)}
+}
+
+// worse keeps the error to report of two: one that may have been
+// delivered beats one that surely was not, so a caller never reads "not
+// sent" for a message that may be in the chat.
+func worse(first, err error) error {
+	if first == nil || (errors.Is(err, middleware.ErrMaybeDelivered) && !errors.Is(first, middleware.ErrMaybeDelivered)) {
+		return err
 	}
-	if len(failed) > 0 {
-		return n, failed, first
-	}
-	return n, nil, nil
+	return first
 }
 
 // batch sends to many users, BatchLimit per call, and reads every
@@ -283,11 +307,9 @@ func (c *Client) batch(ctx context.Context, msg *middleware.Message, o *sendOpts
 		var r *reply
 		err := c.post(ctx, "openim/batchsendmsg", c.c2c(o, chunk, body, offline), msg.Fields, &r)
 		if err != nil {
-			if first == nil {
-				first = err
-			}
+			first = worse(first, err)
 			for _, u := range chunk {
-				failed = append(failed, middleware.TargetFailure{ID: u, Code: codeOf(err)})
+				failed = append(failed, failure(u, err))
 			}
 			continue
 		}
@@ -297,27 +319,28 @@ func (c *Client) batch(ctx context.Context, msg *middleware.Message, o *sendOpts
 			}
 		}
 	}
-	n := len(users) - len(failed)
 	if len(failed) > 0 && first == nil {
 		first = apiError(failed[0].Code, fmt.Sprintf("%d of %d recipients failed", len(failed), len(users)), 200)
 	}
-	if n == 0 {
-		return 0, nil, first
-	}
-	return n, failed, first
+	return len(users) - len(failed), failed, first
 }
 
 // broadcast sends with timpush/push, keeping calls more than a second
 // apart: it waits for the gap if the deadline allows, else fails with
 // ErrRateLimited without sending.
 func (c *Client) broadcast(ctx context.Context, msg *middleware.Message, o *sendOpts, body []Element, offline *OfflinePushInfo) (int, []middleware.TargetFailure, error) {
-	c.pushMu.Lock()
-	defer c.pushMu.Unlock()
+	select {
+	case c.push <- struct{}{}:
+		defer func() { <-c.push }()
+	case <-ctx.Done():
+		return 0, nil, fmt.Errorf("timchat: waiting for the broadcast in flight: %w", ctx.Err())
+	}
 	if !c.lastPush.IsZero() {
 		wait := c.lastPush.Add(pushSpacing + 10*time.Millisecond).Sub(c.now())
 		if wait > 0 {
 			if !retry.Fits(ctx, wait) {
-				return 0, nil, &middleware.APIError{Backend: "timchat", Code: 90024, Kind: middleware.ErrRateLimited, RetryAfter: wait,
+				// A client-side refusal: no platform code, TIM said nothing.
+				return 0, nil, &middleware.APIError{Backend: backendName, Kind: middleware.ErrRateLimited, RetryAfter: wait,
 					Message: "broadcasts must be more than a second apart; the next slot is past the deadline"}
 			}
 			if err := retry.Sleep(ctx, wait); err != nil {

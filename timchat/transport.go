@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/go-querystring/query"
@@ -50,11 +49,13 @@ func (c *Client) queryFor(sig string) (string, error) {
 // call posts body to v4/api. Transient failures are retried with the same
 // body, so its MsgRandom/MsgSeq/Random let the server drop duplicates; the
 // query's random is fresh for each request. A refused signature is renewed
-// once.
+// once. A Retry-After (HTTP 429, 503) or TIM's own spacing is waited out
+// when the deadline allows, and ends the call when it does not.
 func (c *Client) call(ctx context.Context, api string, body []byte) (*reply, error) {
 	var stale string
 	renewed := false
 	var lastErr error
+	maybe := false // some attempt may have reached the server
 	for attempt := 1; ; attempt++ {
 		sig, err := c.sig.get(stale)
 		if err != nil {
@@ -69,54 +70,56 @@ func (c *Client) call(ctx context.Context, api string, body []byte) (*reply, err
 		wait := time.Duration(0)
 		if err != nil {
 			// Retrying is safe even when the request may have arrived: the
-			// server deduplicates. Only the last error says it may have.
-			lastErr = fmt.Errorf("timchat: %s: %w", api, err)
+			// server deduplicates. Only positive proof says it did not.
 			var he *httpx.Error
-			if errors.As(err, &he) && he.Written {
-				lastErr = fmt.Errorf("timchat: %s: %w: %w", api, middleware.ErrMaybeDelivered, err)
-			}
+			maybe = maybe || !errors.As(err, &he) || he.Written
+			lastErr = fmt.Errorf("timchat: %s: %w", api, err)
 			if ctx.Err() != nil {
-				return nil, lastErr
+				return nil, c.final(lastErr, maybe)
 			}
 		} else {
-			r, err := decodeReply(resp.Status, resp.Body)
-			var apiErr *middleware.APIError
-			if errors.As(err, &apiErr) {
-				// The platform's own text may echo the request.
-				for _, s := range []string{c.cfg.SecretKey, sig} {
-					if s != "" {
-						apiErr.Message = strings.ReplaceAll(apiErr.Message, s, "REDACTED")
-					}
-				}
-			}
+			r, err := decodeReply(resp)
 			if err == nil {
 				return r, nil
 			}
-			if apiErr != nil {
-				switch {
-				case sigRefused(apiErr.Code) && !renewed && c.cfg.UserSig == "":
-					stale, renewed = sig, true
-					attempt--
-					continue
-				case !transient(apiErr.Code):
-					return r, err
-				case apiErr.Code == 90024:
-					wait = pushSpacing + 50*time.Millisecond
-				}
-			}
 			lastErr = err
+			var apiErr *middleware.APIError
+			errors.As(err, &apiErr)
+			switch {
+			case sigRefused(apiErr.Code) && !renewed && c.cfg.UserSig == "":
+				stale, renewed = sig, true
+				attempt--
+				continue
+			case errors.Is(err, middleware.ErrMaybeDelivered):
+				maybe = true
+			case apiErr.Code == 0 && errors.Is(err, middleware.ErrRateLimited):
+				wait = apiErr.RetryAfter
+			case !transient(apiErr.Code):
+				return r, c.final(err, maybe)
+			case apiErr.Code == 90024:
+				wait = pushSpacing + 50*time.Millisecond
+			}
 		}
 		if attempt >= c.retry.Attempts {
-			return nil, lastErr
+			return nil, c.final(lastErr, maybe)
 		}
 		if d := c.retry.Delay(attempt); d > wait {
 			wait = d
 		}
 		if !retry.Fits(ctx, wait) {
-			return nil, lastErr
+			return nil, c.final(lastErr, maybe)
 		}
 		if err := retry.Sleep(ctx, wait); err != nil {
-			return nil, lastErr
+			return nil, c.final(lastErr, maybe)
 		}
 	}
+}
+
+// final is the error of a call that gave up: when an attempt may have
+// reached the server, it says so even if the last one did not.
+func (c *Client) final(err error, maybe bool) error {
+	if maybe && !errors.Is(err, middleware.ErrMaybeDelivered) {
+		return fmt.Errorf("%w (an earlier attempt may have arrived): %w", middleware.ErrMaybeDelivered, err)
+	}
+	return err
 }

@@ -150,6 +150,7 @@ type signer struct {
 
 type cachedSig struct {
 	sig     string
+	prev    string    // the one it replaced, which errors may still hold
 	refresh time.Time // regenerate from here on
 }
 
@@ -174,6 +175,10 @@ func (s *signer) get(stale string) (string, error) {
 		return "", err
 	}
 	s.generate.Add(1)
-	s.cur.Store(&cachedSig{sig: sig, refresh: now.Add(s.ttl - s.ttl/10)})
+	next := &cachedSig{sig: sig, refresh: now.Add(s.ttl - s.ttl/10)}
+	if c := s.cur.Load(); c != nil {
+		next.prev = c.sig
+	}
+	s.cur.Store(next)
 	return sig, nil
 }

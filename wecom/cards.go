@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/imbridge/middleware"
 )
@@ -26,6 +27,9 @@ func (t Target) envelope(msgType string) (*envelope, int, error) {
 	for i, id := range t.ChatIDs {
 		if strings.TrimSpace(id) == "" || strings.Contains(id, "|") {
 			return nil, 0, fmt.Errorf("%w: wecom: chat id %d is empty or holds '|'", middleware.ErrInvalidTarget, i)
+		}
+		if !utf8.ValidString(id) {
+			return nil, 0, fmt.Errorf("%w: wecom: chat id %d is not valid UTF-8", middleware.ErrInvalidTarget, i)
 		}
 	}
 	if len(t.VisibleTo) > 0 && len(t.ChatIDs) != 1 {
@@ -222,6 +226,12 @@ func (c *Client) SendTemplateCard(ctx context.Context, to Target, card *Template
 }
 
 func (c *Client) sendEnvelope(ctx context.Context, env *envelope, n int) (int, error) {
+	if ctx == nil {
+		return 0, errNilContext
+	}
+	if field, ok := invalidUTF8(env); ok {
+		return 0, fmt.Errorf("%w: wecom: %s is not valid UTF-8", middleware.ErrInvalidItem, field)
+	}
 	body, err := marshalBody(env, nil)
 	if err != nil {
 		return 0, err

@@ -13,8 +13,13 @@ import (
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
+	"github.com/imbridge/middleware/internal/redact"
 	"github.com/imbridge/middleware/internal/retry"
 )
+
+// IM is the name of this platform in Account.IM, APIError.Backend and log
+// records.
+const IM = "wecom"
 
 // DefaultBaseURL is the WeCom API origin.
 const DefaultBaseURL = "https://qyapi.weixin.qq.com"
@@ -32,7 +37,7 @@ var _ middleware.Validator = (*Client)(nil)
 // Client sends to one webhook. It is safe for concurrent use.
 type Client struct {
 	key     string
-	send    string // the send URL, key included
+	secrets *redact.Set // the key's spellings, for redact
 	scope   string // a hash of the key, for cache keys shared across clients
 	base    string
 	http    *http.Client
@@ -50,6 +55,7 @@ type Option func(*config) error
 
 type config struct {
 	base    string
+	baseSet bool // WithBaseURL was given
 	hc      *http.Client
 	rate    int
 	cache   MediaCache
@@ -67,7 +73,7 @@ func WithBaseURL(base string) Option {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("wecom: WithBaseURL: %q is not an http(s) URL", base)
 		}
-		c.base = strings.TrimRight(base, "/")
+		c.base, c.baseSet = strings.TrimRight(base, "/"), true
 		return nil
 	}
 }
@@ -146,9 +152,14 @@ func New(keyOrURL string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
+	if strings.HasPrefix(cfg.base, "http://") && !cfg.baseSet {
+		return nil, errors.New("wecom: the webhook URL is http://, so the key would travel unencrypted: use https://, " +
+			"or WithBaseURL for a test server or a gateway you trust")
+	}
 	sum := sha256.Sum256([]byte("wecom:" + key))
 	c := &Client{
 		key:      key,
+		secrets:  redact.New(key),
 		scope:    hex.EncodeToString(sum[:8]),
 		base:     cfg.base,
 		http:     httpx.Client(cfg.hc),
@@ -159,7 +170,6 @@ func New(keyOrURL string, opts ...Option) (*Client, error) {
 		now:      cfg.now,
 		boundary: randomBoundary,
 	}
-	c.send = c.base + "/cgi-bin/webhook/send?key=" + url.QueryEscape(key)
 	if c.cache == nil && !cfg.noCache {
 		c.cache = NewMemoryCache()
 	}
@@ -187,6 +197,9 @@ func parseKey(s string) (key, base string, err error) {
 		base = u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/cgi-bin/webhook/send")
 		s = key
 	} else {
+		if strings.ContainsAny(s, "/?=") || strings.Contains(s, "qyapi.") {
+			return "", "", errors.New("wecom: the webhook URL has no scheme: it must start with https://")
+		}
 		base = DefaultBaseURL
 	}
 	for _, r := range s {
@@ -224,5 +237,6 @@ func (c *Client) uploadURL(typ string) string {
 	return c.base + "/cgi-bin/webhook/upload_media?key=" + url.QueryEscape(c.key) + "&type=" + typ
 }
 
-// redact removes the key from err's message.
-func (c *Client) redact(err error) error { return httpx.Redact(err, c.key) }
+// redact removes the key, in every spelling, from err and its whole
+// chain. It is applied once, at the exported methods.
+func (c *Client) redact(err error) error { return c.secrets.Error(err) }

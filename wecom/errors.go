@@ -3,10 +3,10 @@ package wecom
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/internal/httpx"
 )
 
 // rateWindow is how long WeCom blocks a bot after 45009: until the minute
@@ -22,39 +22,41 @@ type reply struct {
 	CreatedAt string `json:"created_at"`
 }
 
-var (
-	okAnswer = []byte(`{"errcode":0,"errmsg":"ok"}`)
-	zero     = 0
-	okReply  = reply{ErrCode: &zero, ErrMsg: "ok"}
-)
+var okAnswer = []byte(`{"errcode":0,"errmsg":"ok"}`)
 
-// decodeReply reads an answer whatever its status and Content-Type: WeCom
-// reports failures inside HTTP 200 bodies. A body without errcode is an
-// error, never a success.
-func decodeReply(status int, body []byte) (*reply, error) {
-	if bytes.Equal(body, okAnswer) {
-		return &okReply, nil // the answer to nearly every send, without a parse
+// decodeReply reads an answer whatever its Content-Type: WeCom reports
+// failures inside HTTP 200 bodies. A redirect, and a body without errcode,
+// are errors, never a success (httpx.NotPlatform says which kind).
+func decodeReply(resp *httpx.Response) (*reply, error) {
+	if resp.Status >= 300 && resp.Status <= 399 {
+		return nil, httpx.NotPlatform(IM, resp)
+	}
+	if resp.Status == 200 && bytes.Equal(resp.Body, okAnswer) {
+		return &reply{ErrCode: new(int), ErrMsg: "ok"}, nil // the answer to nearly every send, without a parse
 	}
 	var r reply
-	if err := json.Unmarshal(body, &r); err != nil || r.ErrCode == nil {
-		// The request reached WeCom, or something in front of it: the
-		// message may have been delivered.
-		e := &middleware.APIError{Backend: "wecom", Code: status, HTTPStatus: status, Kind: middleware.ErrMaybeDelivered,
-			Message: fmt.Sprintf("unreadable answer (%d bytes); the message may have been delivered", len(body))}
-		if status >= 500 {
-			e.Message = fmt.Sprintf("HTTP %d with an unreadable answer", status)
+	if err := json.Unmarshal(resp.Body, &r); err != nil || r.ErrCode == nil {
+		return nil, httpx.NotPlatform(IM, resp)
+	}
+	if *r.ErrCode != 0 {
+		e := apiError(*r.ErrCode, r.ErrMsg, resp.Status)
+		if e.Kind == nil && resp.Status == 429 {
+			e.Kind = middleware.ErrRateLimited
+		}
+		if d, ok := httpx.RetryAfter(resp.Header, time.Now()); ok && e.Kind == middleware.ErrRateLimited {
+			e.RetryAfter = max(e.RetryAfter, d)
 		}
 		return nil, e
 	}
-	if *r.ErrCode != 0 {
-		return nil, apiError(*r.ErrCode, r.ErrMsg, status)
+	if resp.Status < 200 || resp.Status > 299 {
+		return nil, httpx.NotPlatform(IM, resp)
 	}
 	return &r, nil
 }
 
 // apiError maps an errcode to its category.
 func apiError(code int, msg string, status int) *middleware.APIError {
-	e := &middleware.APIError{Backend: "wecom", Code: code, Message: msg, HTTPStatus: status}
+	e := &middleware.APIError{Backend: IM, Code: code, Message: msg, HTTPStatus: status}
 	switch code {
 	case 45009:
 		e.Kind, e.RetryAfter = middleware.ErrRateLimited, rateWindow

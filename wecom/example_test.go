@@ -39,7 +39,7 @@ func ExampleNew() {
 func ExampleClient_SendNews() {
 	wc := imtest.NewWeCom()
 	defer wc.Close()
-	bot, _ := wecom.New(wc.WebhookURL())
+	bot, _ := wecom.New(wc.Key, wecom.WithBaseURL(wc.URL)) // the emulator is http://: name it explicitly
 	n, err := bot.SendNews(context.Background(), wecom.Target{ChatIDs: []string{"wrkGroup"}},
 		wecom.Article{Title: "Release 1.2", URL: "https://example.com/notes", Description: "faster pushes"})
 	fmt.Println(n, err, wc.Messages()[0].Type)

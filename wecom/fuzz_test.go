@@ -2,9 +2,11 @@ package wecom
 
 import (
 	"errors"
+	"net/http"
 	"testing"
 
 	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/internal/httpx"
 )
 
 func FuzzDecodeReply(f *testing.F) {
@@ -12,12 +14,17 @@ func FuzzDecodeReply(f *testing.F) {
 		``, `{`, `null`, `{"errcode":"0"}`, `{"errcode":1e400}`, `[]`, `{"errmsg":"ok"}`} {
 		f.Add(200, []byte(s))
 	}
+	f.Add(302, []byte(`{"errcode":0,"errmsg":"ok"}`))
+	f.Add(429, []byte(`{"errcode":0,"errmsg":"ok"}`))
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
-		r, err := decodeReply(status, body)
+		r, err := decodeReply(&httpx.Response{Status: status, Header: http.Header{}, Body: body})
 		if err == nil {
-			// Success only with an explicit errcode 0.
+			// Success only with an explicit errcode 0 in a 2xx answer.
 			if r == nil || r.ErrCode == nil || *r.ErrCode != 0 {
 				t.Fatalf("success without errcode 0: %q", body)
+			}
+			if status < 200 || status > 299 {
+				t.Fatalf("success with HTTP %d", status)
 			}
 			return
 		}

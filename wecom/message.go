@@ -1,8 +1,11 @@
 package wecom
 
 import (
+	"errors"
 	"fmt"
+	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/imbridge/middleware/internal/jsonx"
 )
@@ -88,4 +91,53 @@ func mentionTags(users []string) string {
 		b.WriteString(">")
 	}
 	return b.String()
+}
+
+// errNilContext refuses a nil context before anything else happens.
+var errNilContext = errors.New("wecom: nil context")
+
+// invalidUTF8 finds a string in v (structs, pointers, slices, maps) that
+// is not valid UTF-8, which encoding/json would replace with U+FFFD and so
+// send something else than what was written. It returns the field's path.
+func invalidUTF8(v any) (string, bool) {
+	return findInvalid(reflect.ValueOf(v), "")
+}
+
+func findInvalid(v reflect.Value, path string) (string, bool) {
+	switch v.Kind() {
+	case reflect.String:
+		return path, !utf8.ValidString(v.String())
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			return findInvalid(v.Elem(), path)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if f := v.Type().Field(i); f.IsExported() {
+				if p, bad := findInvalid(v.Field(i), join(path, f.Name)); bad {
+					return p, true
+				}
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if p, bad := findInvalid(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); bad {
+				return p, true
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if p, bad := findInvalid(it.Value(), fmt.Sprintf("%s[%v]", path, it.Key())); bad {
+				return p, true
+			}
+		}
+	}
+	return "", false
+}
+
+func join(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,11 +13,12 @@ import (
 )
 
 // limiter allows n sends per window. Each send reserves the earliest free
-// slot, so concurrent senders queue fairly instead of waking in a herd.
+// time, so concurrent senders queue fairly instead of waking in a herd; a
+// wait that is cancelled hands its reservation back.
 type limiter struct {
 	mu     sync.Mutex
-	slots  []int64 // unix nanos of the last n sends, past or reserved
-	next   int
+	n      int
+	times  []int64 // unix nanos of sends in the last window and reserved ones, sorted
 	window time.Duration
 	now    func() time.Time
 }
@@ -25,32 +27,63 @@ func newLimiter(n int, window time.Duration, now func() time.Time) *limiter {
 	if n <= 0 {
 		return nil
 	}
-	return &limiter{slots: make([]int64, n), window: window, now: now}
+	return &limiter{n: n, window: window, now: now}
 }
 
-// wait blocks until a slot is free. When the wait would pass ctx's deadline
-// it takes no slot and returns ErrRateLimited at once.
+// reserve books the earliest time at which a send keeps every window of the
+// limiter's length under n sends, if waiting for it fits ctx's deadline.
+func (l *limiter) reserve(ctx context.Context) (at int64, delay time.Duration, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now().UnixNano()
+	old := 0
+	for old < len(l.times) && l.times[old] <= now-int64(l.window) {
+		old++
+	}
+	l.times = l.times[old:]
+	at = now
+	if k := len(l.times); k >= l.n {
+		// The n-th latest send, plus a window: no window then holds more
+		// than n, future reservations included.
+		at = max(now, l.times[k-l.n]+int64(l.window))
+	}
+	delay = time.Duration(at - now)
+	// The delay comes from the limiter's clock; the deadline is real time.
+	if !retry.Fits(ctx, delay) {
+		return 0, delay, false
+	}
+	i, _ := slices.BinarySearch(l.times, at)
+	l.times = slices.Insert(l.times, i, at)
+	return at, delay, true
+}
+
+// release hands back a reservation that was never used.
+func (l *limiter) release(at int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i, found := slices.BinarySearch(l.times, at); found {
+		l.times = slices.Delete(l.times, i, i+1)
+	}
+}
+
+// wait blocks until a send may go. When the wait would pass ctx's deadline
+// it takes nothing and returns ErrRateLimited at once; when ctx ends while
+// waiting, the reservation goes back to the next sender.
 func (l *limiter) wait(ctx context.Context) error {
 	if l == nil {
 		return nil
 	}
-	l.mu.Lock()
-	now := l.now()
-	at := now
-	if free := time.Unix(0, l.slots[l.next]).Add(l.window); free.After(now) {
-		at = free
+	at, delay, ok := l.reserve(ctx)
+	if !ok {
+		// A client-side refusal: no platform code, WeCom said nothing.
+		return &middleware.APIError{Backend: IM, Kind: middleware.ErrRateLimited, RetryAfter: delay,
+			Message: fmt.Sprintf("client-side pacing: %d messages per %s used; the next slot is past the deadline", l.n, l.window)}
 	}
-	delay := at.Sub(now)
-	// The delay comes from the limiter's clock; the deadline is real time.
-	if !retry.Fits(ctx, delay) {
-		l.mu.Unlock()
-		return &middleware.APIError{Backend: "wecom", Code: 45009, Kind: middleware.ErrRateLimited, RetryAfter: delay,
-			Message: fmt.Sprintf("client-side pacing: %d messages per %s used; the next slot is past the deadline", len(l.slots), l.window)}
+	if err := retry.Sleep(ctx, delay); err != nil {
+		l.release(at)
+		return err
 	}
-	l.slots[l.next] = at.UnixNano()
-	l.next = (l.next + 1) % len(l.slots)
-	l.mu.Unlock()
-	return retry.Sleep(ctx, delay)
+	return nil
 }
 
 // inflight serializes requests with identical bodies: WeCom refuses a body

@@ -188,8 +188,17 @@ func checkUploadSize(i int, t middleware.ItemType, size int64) error {
 
 // Send delivers msg. It returns the number of chat ids reached (1 for the
 // bot's own group). A failure after some messages went out returns the
-// count with a *middleware.PartialError.
+// count with a *middleware.PartialError; its MaybeDelivered says whether
+// the failed message may have arrived all the same.
 func (c *Client) Send(ctx context.Context, msg *middleware.Message) (int, error) {
+	if ctx == nil {
+		return 0, errNilContext
+	}
+	n, err := c.send(ctx, msg)
+	return n, c.redact(err)
+}
+
+func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error) {
 	o := readOpts(msg.Extras)
 	steps, t, err := c.plan(msg, &o)
 	if err != nil {
@@ -210,7 +219,7 @@ func (c *Client) Send(ctx context.Context, msg *middleware.Message) (int, error)
 		}
 		om, err := c.openMedia(ctx, msg, s.item)
 		if err != nil {
-			return 0, c.redact(err)
+			return 0, err
 		}
 		media[s.item] = om
 	}
@@ -225,11 +234,11 @@ func (c *Client) Send(ctx context.Context, msg *middleware.Message) (int, error)
 			err = c.sendText(ctx, msg, &o, t, s)
 		}
 		if err != nil {
-			err = c.redact(err)
 			if sent == 0 {
 				return 0, err
 			}
-			return t.count, &middleware.PartialError{DeliveredItems: delivered, FailedItem: s.item, SentParts: sent, Err: err}
+			return t.count, &middleware.PartialError{DeliveredItems: delivered, FailedItem: s.item, SentParts: sent, Err: err,
+				MaybeDelivered: errors.Is(err, middleware.ErrMaybeDelivered)}
 		}
 		sent++
 		if s.last {

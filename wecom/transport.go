@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/imbridge/middleware"
@@ -59,9 +58,11 @@ func (c *Client) do(ctx context.Context, req request) (*reply, error) {
 		var lastErr error
 		wait := time.Duration(0)
 		if err != nil {
+			// Only positive proof that nothing left makes a send safe to
+			// retry: WeCom does not deduplicate.
 			var he *httpx.Error
-			written := errors.As(err, &he) && he.Written
-			if written && !req.upload {
+			unwritten := errors.As(err, &he) && !he.Written
+			if !unwritten && !req.upload {
 				return nil, fmt.Errorf("wecom: %w (not retried): %w", middleware.ErrMaybeDelivered, err)
 			}
 			if ctxErr := ctx.Err(); ctxErr != nil {
@@ -69,11 +70,10 @@ func (c *Client) do(ctx context.Context, req request) (*reply, error) {
 			}
 			lastErr = fmt.Errorf("wecom: %w", err)
 		} else {
-			r, err := decodeReply(resp.Status, resp.Body)
+			r, err := decodeReply(resp)
 			if err == nil {
 				return r, nil
 			}
-			scrubAPIError(err, c.key)
 			lastErr = err
 			var api *middleware.APIError
 			errors.As(err, &api)
@@ -88,9 +88,10 @@ func (c *Client) do(ctx context.Context, req request) (*reply, error) {
 				// once, if the deadline allows, and do not count it as an
 				// attempt.
 				waitedWindow = true
-				wait = rateWindow
+				wait = max(rateWindow, api.RetryAfter)
 				attempt--
 			default:
+				// Everything else, an HTTP 429 included, is final.
 				return nil, err
 			}
 		}
@@ -105,19 +106,6 @@ func (c *Client) do(ctx context.Context, req request) (*reply, error) {
 		}
 		if err := retry.Sleep(ctx, wait); err != nil {
 			return nil, lastErr
-		}
-	}
-}
-
-// scrubAPIError removes secrets from the platform's own text, which some
-// errors echo (for example the webhook URL of a 93000).
-func scrubAPIError(err error, secrets ...string) {
-	var api *middleware.APIError
-	if errors.As(err, &api) {
-		for _, s := range secrets {
-			if s != "" {
-				api.Message = strings.ReplaceAll(api.Message, s, "REDACTED")
-			}
 		}
 	}
 }

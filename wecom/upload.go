@@ -217,13 +217,26 @@ func multipartFrame(boundary, name, mimeType string, size int64) (head, tail str
 	b.WriteString(`Content-Disposition: form-data; name="media"; filename="`)
 	b.WriteString(escapeFilename(name))
 	b.WriteString(`"; filelength=` + strconv.FormatInt(size, 10) + "\r\n")
-	b.WriteString("Content-Type: " + strings.NewReplacer("\r", "", "\n", "").Replace(mimeType) + "\r\n\r\n")
+	b.WriteString("Content-Type: " + dropControls(mimeType) + "\r\n\r\n")
 	return b.String(), "\r\n--" + boundary + "--\r\n"
 }
 
-var filenameEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\r", "", "\n", "")
+var filenameEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 
-func escapeFilename(s string) string { return filenameEscaper.Replace(s) }
+// escapeFilename quotes s for filename="...". The Client refuses control
+// characters in names it is given and drops them from names it finds;
+// they are dropped here too, so that no NUL, CR or LF reaches a header
+// whoever built the Message.
+func escapeFilename(s string) string { return filenameEscaper.Replace(dropControls(s)) }
+
+func dropControls(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
 
 func randomBoundary() string {
 	var b [16]byte

@@ -30,9 +30,9 @@ func main() {
 	tim := imtest.NewTIM(1400000000, "cron-secret", "administrator")
 	defer tim.Close()
 
-	ops, err := wecom.New(wc.WebhookURL(), wecom.WithRateLimit(0))
+	ops, err := wecom.New(wc.Key, wecom.WithBaseURL(wc.URL), wecom.WithRateLimit(0))
 	check(err)
-	alerts, err := wecom.New(wc.WebhookURL(), wecom.WithRateLimit(0))
+	alerts, err := wecom.New(wc.Key, wecom.WithBaseURL(wc.URL), wecom.WithRateLimit(0))
 	check(err)
 	im, err := timchat.New(timchat.Config{SDKAppID: 1400000000, SecretKey: "cron-secret", Admin: "administrator", BaseURL: tim.URL})
 	check(err)

@@ -264,7 +264,7 @@ func newSetup() (*setup, error) {
 	} else {
 		s.wc = imtest.NewWeCom()
 		s.cleanup = append(s.cleanup, s.wc.Close)
-		bot, err = wecom.New(s.wc.WebhookURL(), wecom.WithRateLimit(0))
+		bot, err = wecom.New(s.wc.Key, wecom.WithBaseURL(s.wc.URL), wecom.WithRateLimit(0))
 		s.emulated = append(s.emulated, "WeCom emulator")
 	}
 	if err != nil {

@@ -19,8 +19,12 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
+
+	"github.com/imbridge/middleware"
 )
 
 // defaultTransport looks up http.DefaultTransport at every request, so that
@@ -32,19 +36,33 @@ func (defaultTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// Client returns the *http.Client of one backend: hc, or one over
-// http.DefaultTransport (looked up per request) when hc is nil or has no
-// Transport. Build it once and share it; it is safe for concurrent use.
+// callerTransport looks up the caller's client's Transport at every
+// request, so httpmock.ActivateNonDefault(hc) works after the backend was
+// built.
+type callerTransport struct{ hc *http.Client }
+
+func (t callerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if rt := t.hc.Transport; rt != nil {
+		return rt.RoundTrip(r)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// noRedirect stops net/http from following a redirect: the answer comes
+// back as it is.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// Client returns the *http.Client of one backend's API calls: over hc's
+// Transport (or http.DefaultTransport), with hc's Timeout, and never
+// following a redirect, whatever hc's CheckRedirect says. A redirect would
+// carry the secret query to another host in Referer and replay the body
+// there. Build it once and share it; it is safe for concurrent use.
 func Client(hc *http.Client) *http.Client {
-	if hc == nil {
-		return &http.Client{Transport: defaultTransport{}}
+	c := &http.Client{Transport: defaultTransport{}, CheckRedirect: noRedirect}
+	if hc != nil {
+		c.Transport, c.Timeout = callerTransport{hc}, hc.Timeout
 	}
-	if hc.Transport == nil {
-		cp := *hc
-		cp.Transport = defaultTransport{}
-		return &cp
-	}
-	return hc
+	return c
 }
 
 // Response is what came back.
@@ -84,8 +102,12 @@ func Post(ctx context.Context, hc *http.Client, u, contentType string, body io.R
 // Do is Post with another method and extra headers. body is streamed as
 // it is read: nothing copies it.
 func Do(ctx context.Context, hc *http.Client, method, u, contentType string, body io.Reader, length int64, header http.Header) (*Response, error) {
-	var wrote atomic.Bool
+	if err := ctx.Err(); err != nil {
+		return nil, &Error{Err: err}
+	}
+	var traced, wrote atomic.Bool
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GetConn:      func(string) { traced.Store(true) },
 		WroteHeaders: func() { wrote.Store(true) },
 		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
 	})
@@ -104,9 +126,7 @@ func Do(ctx context.Context, hc *http.Client, method, u, contentType string, bod
 	resp, err := hc.Do(req)
 	if err != nil {
 		err = StripURL(err, u)
-		// A transport that does not trace (httpmock, a custom RoundTripper)
-		// tells nothing; a dial failure is before any write whatever it says.
-		return nil, &Error{Written: wrote.Load() && !isDial(err), Err: err}
+		return nil, &Error{Written: !provablyUnwritten(err, traced.Load(), wrote.Load()), Err: err}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
@@ -116,52 +136,83 @@ func Do(ctx context.Context, hc *http.Client, method, u, contentType string, bod
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
 }
 
+// provablyUnwritten reports whether a failed request certainly never left:
+// a dial failure, or a transport that traces (net/http's: it announced
+// GetConn) and never wrote the headers. A transport that does not trace
+// (an HTTP/3 or bridging RoundTripper, httpmock) proves nothing, so its
+// failures may have been written.
+func provablyUnwritten(err error, traced, wrote bool) bool {
+	return isDial(err) || (traced && !wrote)
+}
+
 func isDial(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
 }
 
-// StripURL drops the URL from a *url.Error and, as a last guard, any copy
-// of u or its query from the message, keeping the error chain.
+// StripURL drops the URL from a *url.Error, keeping the rest of the chain:
+// callers put secrets in query strings. What the URL's secrets may still
+// touch (a server's echo, a proxy's text) each backend masks at its
+// exported boundary with internal/redact.
 func StripURL(err error, u string) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		err = fmt.Errorf("%s: %w", ue.Op, ue.Err)
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
 	}
-	return Redact(err, u, queryOf(u))
+	return err
 }
 
-func queryOf(u string) string {
-	if _, q, ok := strings.Cut(u, "?"); ok {
-		return q
+// RetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
 	}
-	return ""
-}
-
-// Redact returns err with every non-empty secret removed from its message.
-// errors.Is and errors.As still see the original chain.
-func Redact(err error, secrets ...string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	changed := false
-	for _, s := range secrets {
-		if s != "" && strings.Contains(msg, s) {
-			msg = strings.ReplaceAll(msg, s, "REDACTED")
-			changed = true
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 || n > maxRetryAfter {
+			return 0, false
 		}
+		return time.Duration(n) * time.Second, true
 	}
-	if !changed {
-		return err
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
 	}
-	return &redacted{msg: msg, err: err}
+	return max(t.Sub(now), 0), true
 }
 
-type redacted struct {
-	msg string
-	err error
-}
+// maxRetryAfter bounds a Retry-After in seconds (a day), so that a hostile
+// value cannot overflow a Duration.
+const maxRetryAfter = 86400
 
-func (r *redacted) Error() string { return r.msg }
-func (r *redacted) Unwrap() error { return r.err }
+// NotPlatform describes an HTTP answer that is not the platform's reply:
+// a redirect, a proxy's or gateway's error page, a body that does not
+// parse. It is an *APIError with HTTPStatus set and Code 0, the same on
+// both backends:
+//   - 3xx: refused, never followed and never success; not delivered.
+//   - 429, and 503 with Retry-After: ErrRateLimited, with RetryAfter.
+//   - other 5xx, and a 2xx that does not parse: ErrMaybeDelivered (a
+//     gateway may have passed the request on).
+//   - other statuses (a 404 from a wrong base URL): not delivered.
+func NotPlatform(backend string, r *Response) *middleware.APIError {
+	e := &middleware.APIError{Backend: backend, HTTPStatus: r.Status}
+	wait, hasWait := RetryAfter(r.Header, time.Now())
+	switch s := r.Status; {
+	case s >= 300 && s <= 399:
+		e.Message = fmt.Sprintf("redirect (HTTP %d) refused: API requests are never redirected", s)
+		e.Hint = "check the base URL"
+	case s == http.StatusTooManyRequests || (s == http.StatusServiceUnavailable && hasWait):
+		e.Kind, e.RetryAfter = middleware.ErrRateLimited, wait
+		e.Message = fmt.Sprintf("HTTP %d: too many requests", s)
+	case s >= 500:
+		e.Kind = middleware.ErrMaybeDelivered
+		e.Message = fmt.Sprintf("HTTP %d from the server or a gateway; the message may have been delivered", s)
+	case s >= 200 && s <= 299:
+		e.Kind = middleware.ErrMaybeDelivered
+		e.Message = fmt.Sprintf("unreadable answer (%d bytes); the message may have been delivered", len(r.Body))
+	default:
+		e.Message = fmt.Sprintf("HTTP %d: not a %s answer", s, backend)
+		e.Hint = "check the base URL"
+	}
+	return e
+}
