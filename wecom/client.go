@@ -38,7 +38,7 @@ var _ middleware.Validator = (*Client)(nil)
 type Client struct {
 	key     string
 	secrets *redact.Set // the key's spellings, for redact
-	scope   string // a hash of the key, for cache keys shared across clients
+	scope   string      // a hash of the key, for cache keys shared across clients
 	base    string
 	http    *http.Client
 	limiter *limiter
