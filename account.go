@@ -178,6 +178,9 @@ func (c *Client) Accounts() []Account {
 // With no account left: ErrNoAccount when the IM has no account at all,
 // ErrAccountOffline when it has some and none is online.
 func (c *Client) Resolve(ctx context.Context, imType string, opts ...Option) (Account, error) {
+	if ctx == nil {
+		return Account{}, errNilContext
+	}
 	cfg := newCallConfig(opts)
 	if cfg.err != nil {
 		return Account{}, cfg.err

@@ -75,7 +75,7 @@ func (e *APIError) Error() string {
 	if e.Message != "" {
 		fmt.Fprintf(&b, ": %s", e.Message)
 	}
-	if e.HTTPStatus != 0 && e.HTTPStatus != 200 {
+	if e.HTTPStatus != 0 && (e.HTTPStatus != 200 || e.Code == 0) {
 		fmt.Fprintf(&b, " (HTTP %d)", e.HTTPStatus)
 	}
 	if e.RetryAfter > 0 {

@@ -91,12 +91,12 @@ func (p SourcePolicy) clone() SourcePolicy {
 
 func (p SourcePolicy) check() error {
 	if p.MaxRedirects < 0 {
-		return fmt.Errorf("MaxRedirects %d is negative", p.MaxRedirects)
+		return fmt.Errorf("negative MaxRedirects %d", p.MaxRedirects)
 	}
 	for i, h := range p.Hosts {
 		rest := strings.TrimPrefix(h, "*.")
 		if rest == "" || strings.ContainsAny(rest, "*/:@ ") {
-			return fmt.Errorf("Hosts[%d] %q is not a host name or *.domain", i, h)
+			return fmt.Errorf("host %d of Hosts, %q, is not a host name or *.domain", i, h)
 		}
 	}
 	return nil
@@ -264,9 +264,10 @@ func (f *fetcher) guard(t *http.Transport) *http.Transport {
 func guardedClone(t *http.Transport) *http.Transport {
 	g := t.Clone()
 	g.Proxy = nil
-	//lint:ignore SA1019 a caller's transport may still set the deprecated Dial and DialTLS
+	// DialContext and DialTLSContext, set below, take priority over the
+	// deprecated Dial and DialTLS, which a caller's transport may still set.
+	//lint:ignore SA1019 read to be wrapped, see above
 	dial, dialTLS := t.Dial, t.DialTLS
-	g.Dial, g.DialTLS = nil, nil
 	switch {
 	case t.DialContext != nil:
 		// A custom dialer: check the address it connected to.

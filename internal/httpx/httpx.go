@@ -199,19 +199,19 @@ func NotPlatform(backend string, r *Response) *middleware.APIError {
 	wait, hasWait := RetryAfter(r.Header, time.Now())
 	switch s := r.Status; {
 	case s >= 300 && s <= 399:
-		e.Message = fmt.Sprintf("redirect (HTTP %d) refused: API requests are never redirected", s)
+		e.Message = "redirect refused: API requests are never redirected"
 		e.Hint = "check the base URL"
 	case s == http.StatusTooManyRequests || (s == http.StatusServiceUnavailable && hasWait):
 		e.Kind, e.RetryAfter = middleware.ErrRateLimited, wait
-		e.Message = fmt.Sprintf("HTTP %d: too many requests", s)
+		e.Message = "too many requests"
 	case s >= 500:
 		e.Kind = middleware.ErrMaybeDelivered
-		e.Message = fmt.Sprintf("HTTP %d from the server or a gateway; the message may have been delivered", s)
+		e.Message = "server or gateway error; the message may have been delivered"
 	case s >= 200 && s <= 299:
 		e.Kind = middleware.ErrMaybeDelivered
 		e.Message = fmt.Sprintf("unreadable answer (%d bytes); the message may have been delivered", len(r.Body))
 	default:
-		e.Message = fmt.Sprintf("HTTP %d: not a %s answer", s, backend)
+		e.Message = fmt.Sprintf("not a %s answer", backend)
 		e.Hint = "check the base URL"
 	}
 	return e

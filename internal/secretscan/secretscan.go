@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/internal/redact"
 )
 
 // Collector gathers texts from a slog handler and wrapped backends. It is
@@ -24,14 +25,14 @@ type Collector struct {
 // New returns an empty Collector.
 func New() *Collector { return &Collector{secrets: map[string]bool{}} }
 
-// Secret registers a value that must never show up.
+// Secret registers a value that must never show up, in any of the
+// spellings a server or a library could echo (redact.Spellings).
 func (c *Collector) Secret(s string) {
-	if s == "" {
-		return
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.secrets[s] = true
+	for _, v := range redact.Spellings(s) {
+		c.secrets[v] = true
+	}
 }
 
 // Add records text.
