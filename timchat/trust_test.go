@@ -253,3 +253,39 @@ func TestNilContext(t *testing.T) {
 	assert.Zero(t, n)
 	require.Error(t, err)
 }
+
+// A transport whose error text echoes the presigned PUT URL: its query, a
+// credential of the object store, is masked.
+func TestPresignedQueryMasked(t *testing.T) {
+	t.Parallel()
+	echo := &http.Client{Transport: rtFunc(func(r *http.Request) (*http.Response, error) {
+		return nil, fmt.Errorf("proxy refused %s", r.URL)
+	})}
+	up := NewPresignedPutUploader(func(context.Context, UploadMeta) (string, string, error) {
+		return "https://store.example.com/x?X-Sig=SECRET-SIGNATURE-42", "https://cdn.example.com/x", nil
+	}, echo)
+	_, err := up.Upload(bg, strings.NewReader("hello"), UploadMeta{Name: "x.txt", Size: 5})
+	require.Error(t, err)
+	for e := range chainOf(err) {
+		assert.NotContains(t, e.Error(), "SECRET-SIGNATURE-42", "%T", e)
+	}
+}
+
+func chainOf(err error) func(func(error) bool) {
+	return func(yield func(error) bool) {
+		stack := []error{err}
+		for len(stack) > 0 {
+			e := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if e == nil || !yield(e) {
+				continue
+			}
+			switch u := e.(type) {
+			case interface{ Unwrap() error }:
+				stack = append(stack, u.Unwrap())
+			case interface{ Unwrap() []error }:
+				stack = append(stack, u.Unwrap()...)
+			}
+		}
+	}
+}

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
+	"github.com/imbridge/middleware/internal/redact"
 )
 
 // UploadMeta describes media to host.
@@ -72,7 +74,13 @@ func (u *PresignedPutUploader) Upload(ctx context.Context, r io.Reader, meta Upl
 	}
 	resp, err := httpx.Do(ctx, hc, http.MethodPut, putURL, ct, r, meta.Size, u.Header)
 	if err != nil {
-		return "", fmt.Errorf("timchat: upload of %s: %w", meta.Name, err)
+		// The presigned query is a credential: mask it wherever a
+		// transport's text may have put it.
+		var query string
+		if pu, perr := url.Parse(putURL); perr == nil {
+			query = pu.RawQuery
+		}
+		return "", redact.New(query).Error(fmt.Errorf("timchat: upload of %s: %w", meta.Name, err))
 	}
 	if resp.Status < 200 || resp.Status > 299 {
 		return "", fmt.Errorf("timchat: upload of %s: HTTP %d", meta.Name, resp.Status)
