@@ -98,12 +98,18 @@ func splitIDs(s string) []string {
 // errNilContext refuses a nil context: every helper takes one first.
 var errNilContext = errors.New("middleware: nil context (use context.Background())")
 
-// send is the one path of all six helpers.
+// send is the one path of all six helpers. Every error it returns names
+// the helper, the IM and the account (see prefix).
 func (c *Client) send(ctx context.Context, helper, imType, groupCode, userID, title string, items []Item, opts []Option) (n int, err error) {
 	if ctx == nil {
 		return c.refuse(ctx, helper, imType, groupCode, userID, errNilContext)
 	}
 	var account string
+	defer func() {
+		if err != nil {
+			err = prefix(helper, imType, account, err)
+		}
+	}()
 	if c.logger.Enabled(ctx, slog.LevelInfo) || c.logger.Enabled(ctx, slog.LevelWarn) {
 		start := time.Now()
 		defer func() {
@@ -168,6 +174,15 @@ func (c *Client) send(ctx context.Context, helper, imType, groupCode, userID, ti
 		err = ErrNotSent
 	}
 	return n, err
+}
+
+// prefix names the call in err, keeping its chain: errors.Is and errors.As
+// see through it (a context's error included).
+func prefix(helper, imType, account string, err error) error {
+	if account == "" {
+		return fmt.Errorf("middleware: %s to %s: %w", helper, imType, err)
+	}
+	return fmt.Errorf("middleware: %s to %s as %s: %w", helper, imType, account, err)
 }
 
 func (c *Client) logPush(ctx context.Context, helper, imType, account, groupCode, userID string, items []Item, n int, err error, d time.Duration) {

@@ -28,9 +28,14 @@ var (
 	ErrTooLarge = errors.New("middleware: too large")
 	// ErrUnsupported means the backend cannot express what was asked.
 	ErrUnsupported = errors.New("middleware: unsupported")
-	// ErrRateLimited means the platform, or the client-side pacer, refused
-	// to send now. *APIError.RetryAfter says how long to wait, when known.
+	// ErrRateLimited means the platform (an *APIError) or the client itself
+	// (a *LimitError) refused to send now. RetryAfter(err) says how long to
+	// wait, when known.
 	ErrRateLimited = errors.New("middleware: rate limited")
+	// ErrInvalidOption means an option's value is out of range
+	// (WithTimeout(-1s)), malformed, or conflicts with another option or
+	// with the push (WithFilename with several media items).
+	ErrInvalidOption = errors.New("middleware: invalid option")
 	// ErrNotSent means a backend reported no delivered target without
 	// saying why. The Client turns such an answer into this error so that a
 	// zero count never travels without an error.
@@ -42,9 +47,11 @@ var (
 	ErrMaybeDelivered = errors.New("middleware: the message may have been delivered")
 )
 
-// APIError carries what a platform answered when it refused a request.
-// Unwrap returns the matching sentinel (for example ErrRateLimited), or nil
-// when the code has no category.
+// APIError carries what a platform, or something in front of it, answered
+// when it refused a request: it always stands for an HTTP answer. Unwrap
+// returns the matching sentinel (for example ErrRateLimited), or nil when
+// the code has no category. A refusal by the client itself is a
+// *LimitError instead.
 type APIError struct {
 	// Backend names the platform: "wecom" or "timchat".
 	Backend string
@@ -89,6 +96,47 @@ func (e *APIError) Error() string {
 
 // Unwrap returns the error's category sentinel, or nil.
 func (e *APIError) Unwrap() error { return e.Kind }
+
+// LimitError is a refusal by the client itself, before anything was sent:
+// a pacer whose next slot is past the deadline, or a platform's spacing rule
+// kept on the client side. The platform said nothing, so there is no code.
+// It is ErrRateLimited.
+type LimitError struct {
+	// Backend names the platform whose budget was spent: "wecom" or "tim".
+	Backend string
+	// Reason says which budget, for people.
+	Reason string
+	// RetryAfter is when the next slot frees, 0 if unknown.
+	RetryAfter time.Duration
+}
+
+// Error says who refused and for how long.
+func (e *LimitError) Error() string {
+	s := e.Backend + ": rate limited by the client: " + e.Reason
+	if e.RetryAfter > 0 {
+		s += fmt.Sprintf(" (retry after %s)", e.RetryAfter.Round(time.Millisecond))
+	}
+	return s
+}
+
+// Unwrap returns ErrRateLimited.
+func (e *LimitError) Unwrap() error { return ErrRateLimited }
+
+// RetryAfter says how long to wait before trying again, whoever refused:
+// the platform (*APIError.RetryAfter, from its error code or an HTTP
+// Retry-After) or the client (*LimitError.RetryAfter). ok is false when
+// err carries no such delay.
+func RetryAfter(err error) (d time.Duration, ok bool) {
+	var api *APIError
+	if errors.As(err, &api) && api.RetryAfter > 0 {
+		return api.RetryAfter, true
+	}
+	var le *LimitError
+	if errors.As(err, &le) && le.RetryAfter > 0 {
+		return le.RetryAfter, true
+	}
+	return 0, false
+}
 
 // TargetFailure is one recipient that a multi-target send did not reach.
 type TargetFailure struct {
@@ -178,6 +226,7 @@ func errorClass(err error) string {
 		{ErrTooLarge, "too_large"},
 		{ErrUnsupported, "unsupported"},
 		{ErrRateLimited, "rate_limited"},
+		{ErrInvalidOption, "invalid_option"},
 		{ErrNotSent, "not_sent"},
 		{ErrMaybeDelivered, "maybe_delivered"},
 	} {

@@ -51,52 +51,82 @@ type Item struct {
 	Name string
 	// MIME is the media type of a media item.
 	MIME string
+	// Caption is text that travels with a media item: on TIM a text
+	// element in the same message, on WeCom a text message right after it.
+	Caption string
+	// Cover is a video item's thumbnail, in any source form (TIM shows
+	// it, and needs one; WeCom sends videos as files and ignores it).
+	Cover string
 }
 
 // prepareItems checks every item and parses media sources under p without
 // network I/O (local files are stat-ed, inline base64 is decoded).
 func prepareItems(items []Item, cfg *callConfig, p SourcePolicy) ([]*source, error) {
 	if err := checkName("WithFilename", cfg.filename); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	if err := checkMIME("WithMIME", cfg.mime); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	sources := make([]*source, len(items))
 	var media int
 	for i, it := range items {
+		var err error
 		switch {
 		case !it.Type.valid():
-			return nil, fmt.Errorf("%w: item %d: unknown type %q", ErrInvalidItem, i, it.Type)
-		case !it.Type.IsMedia():
-			if it.Text == "" {
-				return nil, fmt.Errorf("%w: item %d: %s item has no text", ErrInvalidItem, i, it.Type)
-			}
-			if !utf8.ValidString(it.Text) {
-				return nil, fmt.Errorf("%w: item %d: %s is not valid UTF-8 (at byte %d)", ErrInvalidItem, i, it.Type, firstInvalid(it.Text))
-			}
-			if it.Source != "" || it.Data != nil {
-				return nil, fmt.Errorf("%w: item %d: %s item has a media source; set Type to the media kind", ErrInvalidItem, i, it.Type)
-			}
-		default:
+			err = fmt.Errorf("%w: unknown type %q", ErrInvalidItem, it.Type)
+		case it.Type.IsMedia():
 			media++
-			if err := checkName("Name", it.Name); err != nil {
-				return nil, fmt.Errorf("item %d: %w", i, err)
-			}
-			if err := checkMIME("MIME", it.MIME); err != nil {
-				return nil, fmt.Errorf("item %d: %w", i, err)
-			}
-			src, err := prepareSource(it, p)
-			if err != nil {
-				return nil, fmt.Errorf("item %d: %w", i, err)
-			}
-			sources[i] = src
+			sources[i], err = checkMedia(it, p)
+		default:
+			err = checkText(it)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("item %d: %w", i, err)
 		}
 	}
 	if media > 1 && (cfg.filename != "" || cfg.mime != "") {
-		return nil, fmt.Errorf("%w: WithFilename/WithMIME name one media item, but the message has %d: set Item.Name and Item.MIME instead", ErrInvalidItem, media)
+		return nil, fmt.Errorf("%w: WithFilename/WithMIME name one media item, but the message has %d: set Item.Name and Item.MIME instead", ErrInvalidOption, media)
 	}
 	return sources, nil
+}
+
+// checkText checks a text or markdown item.
+func checkText(it Item) error {
+	switch {
+	case it.Text == "":
+		return fmt.Errorf("%w: %s item has no text", ErrInvalidItem, it.Type)
+	case !utf8.ValidString(it.Text):
+		return fmt.Errorf("%w: %s is not valid UTF-8 (at byte %d)", ErrInvalidItem, it.Type, firstInvalid(it.Text))
+	case it.Source != "" || it.Data != nil:
+		return fmt.Errorf("%w: %s item has a media source; set Type to the media kind", ErrInvalidItem, it.Type)
+	case it.Caption != "" || it.Cover != "":
+		return fmt.Errorf("%w: %s item has a Caption or a Cover; they belong to media items", ErrInvalidItem, it.Type)
+	}
+	return nil
+}
+
+// checkMedia checks a media item's name, MIME type, caption and cover, and
+// parses its source under p.
+func checkMedia(it Item, p SourcePolicy) (*source, error) {
+	if err := checkName("Name", it.Name); err != nil {
+		return nil, err
+	}
+	if err := checkMIME("MIME", it.MIME); err != nil {
+		return nil, err
+	}
+	if !utf8.ValidString(it.Caption) {
+		return nil, fmt.Errorf("%w: Caption is not valid UTF-8 (at byte %d)", ErrInvalidItem, firstInvalid(it.Caption))
+	}
+	if it.Cover != "" {
+		if it.Type != VideoItem {
+			return nil, fmt.Errorf("%w: a Cover is a video's thumbnail, and this is %s", ErrInvalidItem, it.Type)
+		}
+		if _, err := prepareSource(Item{Type: ImageItem, Source: it.Cover}, p); err != nil {
+			return nil, fmt.Errorf("Cover: %w", err)
+		}
+	}
+	return prepareSource(it, p)
 }
 
 // ValidateItem checks one item as PushMixed does under TrustedSources,

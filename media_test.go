@@ -195,6 +195,7 @@ func TestPushMixedValidation(t *testing.T) {
 		items []Item
 		opts  []Option
 		index string
+		want  error // default ErrInvalidItem
 	}{
 		{name: "empty", items: nil, index: "items is empty"},
 		{name: "unknown type", items: []Item{{Type: TextItem, Text: "a"}, {Type: "sticker", Source: "x"}}, index: "item 1"},
@@ -203,7 +204,7 @@ func TestPushMixedValidation(t *testing.T) {
 		{name: "media without source", items: []Item{{Type: TextItem, Text: "a"}, {Type: TextItem, Text: "b"}, {Type: VideoItem}}, index: "item 2"},
 		{name: "text with a source", items: []Item{{Type: TextItem, Text: "a", Source: "x.png"}}, index: "item 0"},
 		{name: "missing file", items: []Item{{Type: FileItem, Source: "/definitely/not/here.csv"}}, index: "item 0"},
-		{name: "ambiguous WithFilename", items: []Item{{Type: FileItem, Data: []byte("a")}, {Type: FileItem, Data: []byte("b")}}, opts: []Option{WithFilename("x")}, index: "2"},
+		{name: "ambiguous WithFilename", items: []Item{{Type: FileItem, Data: []byte("a")}, {Type: FileItem, Data: []byte("b")}}, opts: []Option{WithFilename("x")}, index: "2", want: ErrInvalidOption},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,7 +212,11 @@ func TestPushMixedValidation(t *testing.T) {
 			b := &fakeBackend{}
 			c := newTestClient(t, b)
 			n, err := c.PushMixed(context.Background(), "qq", "g", "", "", tt.items, tt.opts...)
-			require.ErrorIs(t, err, ErrInvalidItem)
+			want := tt.want
+			if want == nil {
+				want = ErrInvalidItem
+			}
+			require.ErrorIs(t, err, want)
 			assert.Contains(t, err.Error(), tt.index)
 			assert.Zero(t, n)
 			assert.Zero(t, b.calls(), "nothing is sent when any item is bad")

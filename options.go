@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -70,12 +72,12 @@ func WithMIME(mime string) Option {
 }
 
 // WithTimeout bounds this call with context.WithTimeout: it can shorten the
-// caller's deadline, never extend it. d <= 0 is an error. Default: the
-// Client's WithDefaultTimeout, 5 s unless changed.
+// caller's deadline, never extend it. d <= 0 is ErrInvalidOption. Default:
+// the Client's WithDefaultTimeout, 5 s unless changed.
 func WithTimeout(d time.Duration) Option {
 	return func(c *callConfig) {
 		if d <= 0 {
-			c.fail(fmt.Errorf("%w: WithTimeout(%s): timeout must be positive", ErrInvalidItem, d))
+			c.fail(fmt.Errorf("%w: WithTimeout(%s): timeout must be positive", ErrInvalidOption, d))
 			return
 		}
 		c.timeout, c.timeoutSet = d, true
@@ -88,7 +90,7 @@ func WithTimeout(d time.Duration) Option {
 func WithField(key string, value any) Option {
 	return func(c *callConfig) {
 		if key == "" {
-			c.fail(fmt.Errorf("%w: WithField: empty key", ErrInvalidItem))
+			c.fail(fmt.Errorf("%w: WithField: empty key", ErrInvalidOption))
 			return
 		}
 		if c.fields == nil {
@@ -98,32 +100,68 @@ func WithField(key string, value any) Option {
 	}
 }
 
+// reserved are the keys of an autClaw options object that are not body
+// fields, each with its spellings in order of precedence: when a map holds
+// two spellings of one key, the first listed wins, whatever the map's order.
+var reserved = []struct {
+	spellings []string
+	set       func(c *callConfig, v string)
+}{
+	{[]string{"account_id", "accountID", "accountId"}, func(c *callConfig, v string) { c.accountID = v }},
+	{[]string{"filename", "fileName", "file_name"}, func(c *callConfig, v string) { c.filename = v }},
+	{[]string{"mimeType", "mime_type"}, func(c *callConfig, v string) { c.mime = v }},
+}
+
+// foldKey folds a key the way people misspell it: case and '_' ignored.
+func foldKey(k string) string { return strings.ToLower(strings.ReplaceAll(k, "_", "")) }
+
 // WithOptions reads an options object ported from a JS or Python plugin.
-// The spellings account_id, accountID and accountId become WithAccountID;
-// filename, fileName and file_name become WithFilename; mimeType and
-// mime_type become WithMIME; every other key becomes WithField. Those
-// values must be strings. Default: nothing.
+// The spellings account_id > accountID > accountId become WithAccountID;
+// filename > fileName > file_name become WithFilename; mimeType >
+// mime_type become WithMIME. When several spellings of one are given, the
+// one first in that order wins. Those values must be strings. A key that
+// is one of them but for case or '_' (accountid, Account_ID, MimeType) is
+// ErrInvalidOption naming the accepted spellings: it would otherwise go
+// out as a body field, silently. Every other key becomes WithField.
+// Default: nothing.
 func WithOptions(m map[string]any) Option {
 	return func(c *callConfig) {
-		for k, v := range m {
-			var dst *string
-			switch k {
-			case "account_id", "accountID", "accountId":
-				dst = &c.accountID
-			case "filename", "fileName", "file_name":
-				dst = &c.filename
-			case "mimeType", "mime_type":
-				dst = &c.mime
-			default:
-				WithField(k, v)(c)
+		taken := make(map[string]bool, len(reserved))
+		for _, r := range reserved {
+			for _, k := range r.spellings {
+				taken[k] = true
+			}
+			for _, k := range r.spellings {
+				v, ok := m[k]
+				if !ok {
+					continue
+				}
+				s, isString := v.(string)
+				if !isString {
+					c.fail(fmt.Errorf("%w: WithOptions: %q must be a string, got %T", ErrInvalidOption, k, v))
+					return
+				}
+				r.set(c, s)
+				break
+			}
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys) // errors and fields in one order, run after run
+		for _, k := range keys {
+			if taken[k] {
 				continue
 			}
-			s, ok := v.(string)
-			if !ok {
-				c.fail(fmt.Errorf("%w: WithOptions: %q must be a string, got %T", ErrInvalidItem, k, v))
-				continue
+			for _, r := range reserved {
+				if foldKey(k) == foldKey(r.spellings[0]) {
+					c.fail(fmt.Errorf("%w: WithOptions: key %q is not a spelling the helpers accept; use one of %s",
+						ErrInvalidOption, k, strings.Join(r.spellings, ", ")))
+					return
+				}
 			}
-			*dst = s
+			WithField(k, m[k])(c)
 		}
 	}
 }
@@ -154,7 +192,7 @@ func WithAccount(a Account) ClientOption {
 func WithDefaultTimeout(d time.Duration) ClientOption {
 	return func(c *clientConfig) error {
 		if d < 0 {
-			return fmt.Errorf("middleware: WithDefaultTimeout(%s): negative timeout", d)
+			return fmt.Errorf("%w: WithDefaultTimeout(%s): negative timeout", ErrInvalidOption, d)
 		}
 		c.timeout = d
 		return nil

@@ -60,7 +60,7 @@ func trusted() SourcePolicy {
 func WithDefaultSourcePolicy(p SourcePolicy) ClientOption {
 	return func(c *clientConfig) error {
 		if err := p.check(); err != nil {
-			return fmt.Errorf("middleware: WithDefaultSourcePolicy: %w", err)
+			return fmt.Errorf("%w: WithDefaultSourcePolicy: %w", ErrInvalidOption, err)
 		}
 		c.policy = p.clone()
 		c.policySet = true
@@ -73,7 +73,7 @@ func WithDefaultSourcePolicy(p SourcePolicy) ClientOption {
 func WithSourcePolicy(p SourcePolicy) Option {
 	return func(c *callConfig) {
 		if err := p.check(); err != nil {
-			c.fail(fmt.Errorf("%w: WithSourcePolicy: %w", ErrInvalidItem, err))
+			c.fail(fmt.Errorf("%w: WithSourcePolicy: %w", ErrInvalidOption, err))
 			return
 		}
 		cp := p.clone()

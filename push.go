@@ -87,6 +87,7 @@ func (c *Client) refuse(ctx context.Context, helper, imType, groupCode, userID s
 	if ctx == nil {
 		err = errNilContext
 	}
+	err = prefix(helper, imType, "", err)
 	c.logPush(ctx, helper, imType, "", groupCode, userID, nil, 0, err, 0)
 	return 0, err
 }

@@ -36,9 +36,9 @@ func TestPushText(t *testing.T) {
 		{name: "both empty", group: "g1", wantErr: ErrInvalidItem},
 		{name: "empty id in list", group: "g1||g2", content: "x", wantErr: ErrInvalidTarget},
 		{name: "blank id in list", user: "u1| ", content: "x", wantErr: ErrInvalidTarget},
-		{name: "bad timeout", group: "g1", content: "x", opts: []Option{WithTimeout(-time.Second)}, wantErr: ErrInvalidItem},
-		{name: "bad options value", group: "g1", content: "x", opts: []Option{WithOptions(map[string]any{"account_id": 7})}, wantErr: ErrInvalidItem},
-		{name: "empty field key", group: "g1", content: "x", opts: []Option{WithField("", 1)}, wantErr: ErrInvalidItem},
+		{name: "bad timeout", group: "g1", content: "x", opts: []Option{WithTimeout(-time.Second)}, wantErr: ErrInvalidOption},
+		{name: "bad options value", group: "g1", content: "x", opts: []Option{WithOptions(map[string]any{"account_id": 7})}, wantErr: ErrInvalidOption},
+		{name: "empty field key", group: "g1", content: "x", opts: []Option{WithField("", 1)}, wantErr: ErrInvalidOption},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -308,10 +308,10 @@ func TestSourcePolicyHosts(t *testing.T) {
 	}
 	for _, bad := range []SourcePolicy{{MaxRedirects: -1}, {Hosts: []string{""}}, {Hosts: []string{"*."}}, {Hosts: []string{"a/b"}}} {
 		_, err := NewClient(WithDefaultSourcePolicy(bad))
-		require.Error(t, err, "%+v", bad)
+		require.ErrorIs(t, err, ErrInvalidOption, "%+v", bad)
 		c, _ := newFakeClient(t)
 		_, err = c.PushFile(context.Background(), "x", "g", "", "", "base64://aGVsbG8=", WithSourcePolicy(bad))
-		require.ErrorIs(t, err, ErrInvalidItem)
+		require.ErrorIs(t, err, ErrInvalidOption)
 	}
 	// Writing to the exported variable does not change the default.
 	assert.True(t, trusted().LocalFiles)

@@ -39,7 +39,7 @@ func ExampleNew() {
 	// Output:
 	// 2 <nil>
 	// 1 <nil>
-	// middleware: invalid target: timchat: no groupCode or userID (use timchat.Broadcast to push to all users)
+	// middleware: push to tim as im: middleware: invalid target: timchat: no groupCode or userID (use timchat.Broadcast to push to all users)
 	// openim/batchsendmsg [alice bob]  [] 1
 	// group_open_http_svc/send_group_msg [] @TGS#team [alice] 2
 }
