@@ -63,7 +63,7 @@ func ExampleClient_PushMixed() {
 	// ops -> group "room1" user "": text "Result:"
 	// ops -> group "room1" user "": image base64://iVBORw0KGgo=
 	// 1 <nil>
-	// item 1: middleware: invalid item: image item has neither Source nor Data
+	// middleware: pushMixed to wecom: item 1: middleware: invalid item: image item has neither Source nor Data
 }
 
 func ExampleClient_Resolve() {

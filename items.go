@@ -123,7 +123,7 @@ func checkMedia(it Item, p SourcePolicy) (*source, error) {
 			return nil, fmt.Errorf("%w: a Cover is a video's thumbnail, and this is %s", ErrInvalidItem, it.Type)
 		}
 		if _, err := prepareSource(Item{Type: ImageItem, Source: it.Cover}, p); err != nil {
-			return nil, fmt.Errorf("Cover: %w", err)
+			return nil, fmt.Errorf("cover: %w", err)
 		}
 	}
 	return prepareSource(it, p)

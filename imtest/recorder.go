@@ -33,6 +33,14 @@ func (r Recorded) Texts() []string {
 	return out
 }
 
+// Message rebuilds the message as the backend received it, for the
+// backends' readers of their own options (wecom.OptionsOf,
+// timchat.OptionsOf).
+func (r Recorded) Message() *middleware.Message {
+	return &middleware.Message{IM: r.IM, AccountID: r.AccountID, GroupCode: r.GroupCode, UserID: r.UserID, Title: r.Title,
+		Items: r.Items, Fields: r.Fields, Extras: r.Extras}
+}
+
 // Recorder is a middleware.Backend that records messages without any HTTP,
 // for unit tests of bot code. It reports one delivery per target id (1
 // when there is none). It is safe for concurrent use.

@@ -186,6 +186,12 @@ type weComBody struct {
 	MarkdownV2 *struct {
 		Content string `json:"content"`
 	} `json:"markdown_v2"`
+	MiniProgram *struct {
+		Title      string `json:"title"`
+		PicMediaID string `json:"pic_media_id"`
+		AppID      string `json:"appid"`
+		Page       string `json:"page"`
+	} `json:"miniprogram"`
 	Image *struct {
 		Base64 string `json:"base64"`
 		MD5    string `json:"md5"`
@@ -302,19 +308,16 @@ func (w *WeCom) decode(b *weComBody, msg *WeComMessage) (int, string) {
 		if len(b.Markdown.Content) > 4096 {
 			return 40058, "markdown.content exceed max length 4096"
 		}
-		if len(b.Markdown.Attachments) > 0 {
-			n := 0
-			for _, a := range b.Markdown.Attachments {
-				var at struct {
-					Actions []map[string]any `json:"actions"`
-				}
-				if json.Unmarshal(a, &at) != nil {
-					return 40058, "invalid attachments"
-				}
-				n += len(at.Actions)
+		for _, a := range b.Markdown.Attachments {
+			var at struct {
+				Actions []map[string]any `json:"actions"`
 			}
-			if n > 20 {
-				return 40058, "too many actions"
+			if json.Unmarshal(a, &at) != nil {
+				return 40058, "invalid attachments"
+			}
+			// "一个attachment中最多支持20个action"
+			if len(at.Actions) > 20 {
+				return 40058, "too many actions in an attachment"
 			}
 		}
 		msg.Content = b.Markdown.Content
@@ -363,6 +366,21 @@ func (w *WeCom) decode(b *weComBody, msg *WeComMessage) (int, string) {
 			return 40007, "invalid media_id: not a voice upload"
 		}
 		msg.FileName, msg.File = m.name, m.data
+	case "miniprogram":
+		mp := b.MiniProgram
+		switch {
+		case mp == nil || mp.Title == "" || mp.PicMediaID == "" || mp.AppID == "" || mp.Page == "":
+			return 40058, "miniprogram needs title, pic_media_id, appid and page"
+		case len(mp.Title) > 64:
+			return 40058, "miniprogram.title exceed max length 64"
+		}
+		w.mu.Lock()
+		m, ok := w.media[mp.PicMediaID]
+		w.mu.Unlock()
+		if !ok || w.now().Sub(m.at) >= 72*time.Hour {
+			return 40007, "invalid media_id"
+		}
+		msg.Content, msg.FileName, msg.File = mp.Title, m.name, m.data
 	case "news":
 		if b.News == nil || len(b.News.Articles) == 0 || len(b.News.Articles) > 8 {
 			return 45008, "invalid articles count"

@@ -126,7 +126,7 @@ func WithUploader(u Uploader) Option {
 func WithClock(now func() time.Time) Option {
 	return func(o *options) error {
 		if now == nil {
-			return errors.New("timchat: WithClock(nil)")
+			return fmt.Errorf("%w: timchat: WithClock(nil)", middleware.ErrInvalidOption)
 		}
 		o.now = now
 		return nil
@@ -148,7 +148,7 @@ func WithRetry(attempts int, backoff time.Duration) Option {
 func WithSigTTL(d time.Duration) Option {
 	return func(o *options) error {
 		if d < time.Minute {
-			return fmt.Errorf("timchat: WithSigTTL(%s): at least a minute", d)
+			return fmt.Errorf("%w: timchat: WithSigTTL(%s): at least a minute", middleware.ErrInvalidOption, d)
 		}
 		o.sigTTL = d
 		return nil

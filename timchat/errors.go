@@ -8,8 +8,10 @@ import (
 	"github.com/imbridge/middleware/internal/httpx"
 )
 
-// backendName is APIError.Backend of this package's errors.
-const backendName = "timchat"
+// IM is the name of this platform in Account.IM, APIError.Backend and log
+// records: "tim", as bots name it when they push (the package is named
+// for the product, Tencent Cloud Chat).
+const IM = "tim"
 
 // ErrorEntry is a per-recipient failure of batchsendmsg.
 type ErrorEntry struct {
@@ -34,11 +36,11 @@ type reply struct {
 // a success (httpx.NotPlatform says which kind).
 func decodeReply(resp *httpx.Response) (*reply, error) {
 	if resp.Status >= 300 && resp.Status <= 399 {
-		return nil, httpx.NotPlatform(backendName, resp)
+		return nil, httpx.NotPlatform(IM, resp)
 	}
 	var r reply
 	if err := json.Unmarshal(resp.Body, &r); err != nil || r.ErrorCode == nil {
-		return nil, httpx.NotPlatform(backendName, resp)
+		return nil, httpx.NotPlatform(IM, resp)
 	}
 	if *r.ErrorCode != 0 || r.ActionStatus == "FAIL" {
 		e := apiError(*r.ErrorCode, r.ErrorInfo, resp.Status)
@@ -48,13 +50,13 @@ func decodeReply(resp *httpx.Response) (*reply, error) {
 		return &r, e
 	}
 	if resp.Status < 200 || resp.Status > 299 {
-		return nil, httpx.NotPlatform(backendName, resp)
+		return nil, httpx.NotPlatform(IM, resp)
 	}
 	return &r, nil
 }
 
 func apiError(code int, info string, status int) *middleware.APIError {
-	e := &middleware.APIError{Backend: backendName, Code: code, Message: info, HTTPStatus: status}
+	e := &middleware.APIError{Backend: IM, Code: code, Message: info, HTTPStatus: status}
 	switch code {
 	case 90024, 90047, 60007, 60011, 60018, 60019, 10023:
 		e.Kind = middleware.ErrRateLimited

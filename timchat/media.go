@@ -35,49 +35,66 @@ type hosted struct {
 	format string // "jpeg", "png", "gif" for images
 }
 
-// elements turns every item into its MsgBody element, hosting local media
-// first. descs holds the offline-push text of media ("[Image]", ...).
-func (c *Client) elements(ctx context.Context, msg *middleware.Message, o *sendOpts) ([]Element, []string, error) {
-	elems := make([]Element, len(msg.Items))
+// elements turns every item into its MsgBody elements (a media item's
+// caption is a text element right after it), hosting local media first.
+// descs holds the offline-push text of media ("[Image]", ...).
+func (c *Client) elements(ctx context.Context, msg *middleware.Message, o *sendOpts) ([][]Element, []string, error) {
+	elems := make([][]Element, len(msg.Items))
 	descs := make([]string, len(msg.Items))
 	for i, it := range msg.Items {
 		if !it.Type.IsMedia() {
-			elems[i] = Element{MsgType: TypeText, MsgContent: TextElem{Text: it.Text}}
+			elems[i] = []Element{{MsgType: TypeText, MsgContent: TextElem{Text: it.Text}}}
 			continue
 		}
-		h, err := c.host(ctx, msg, i, it)
+		el, desc, err := c.mediaElement(ctx, msg, o, i, it)
 		if err != nil {
 			return nil, nil, err
 		}
-		switch it.Type {
-		case middleware.ImageItem:
-			infos := make([]ImageInfo, 3)
-			for t := range infos {
-				infos[t] = ImageInfo{Type: t + 1, Size: h.size, Width: h.width, Height: h.height, URL: h.url}
-			}
-			elems[i] = Element{MsgType: TypeImage, MsgContent: ImageElem{UUID: h.uuid, ImageFormat: imageFormat(h.format), ImageInfoArray: infos}}
-			descs[i] = "[Image]"
-		case middleware.VoiceItem:
-			elems[i] = Element{MsgType: TypeSound, MsgContent: SoundElem{URL: h.url, UUID: h.uuid, Size: h.size, Second: o.voiceSeconds, DownloadFlag: 2}}
-			descs[i] = "[Voice]"
-		case middleware.FileItem:
-			elems[i] = Element{MsgType: TypeFile, MsgContent: FileElem{URL: h.url, UUID: h.uuid, FileSize: h.size, FileName: h.name, DownloadFlag: 2}}
-			descs[i] = "[File] " + h.name
-		case middleware.VideoItem:
-			th, err := c.host(ctx, msg, -1, middleware.Item{Type: middleware.ImageItem, Source: o.thumbnail})
-			if err != nil {
-				return nil, nil, fmt.Errorf("timchat: thumbnail of item %d: %w", i, err)
-			}
-			elems[i] = Element{MsgType: TypeVideo, MsgContent: VideoElem{
-				VideoURL: h.url, VideoUUID: h.uuid, VideoSize: h.size, VideoSecond: o.videoSeconds,
-				VideoFormat: videoFormat(h.name, h.mime), VideoDownloadFlag: 2,
-				ThumbURL: th.url, ThumbUUID: th.uuid, ThumbSize: th.size, ThumbWidth: th.width, ThumbHeight: th.height,
-				ThumbFormat: strings.ToUpper(thumbFormat(th.format)), ThumbDownloadFlag: 2,
-			}}
-			descs[i] = "[Video]"
+		elems[i], descs[i] = []Element{el}, desc
+		if it.Caption != "" {
+			elems[i] = append(elems[i], Element{MsgType: TypeText, MsgContent: TextElem{Text: it.Caption}})
 		}
 	}
 	return elems, descs, nil
+}
+
+// mediaElement hosts media item i and returns its element and its
+// offline-push description.
+func (c *Client) mediaElement(ctx context.Context, msg *middleware.Message, o *sendOpts, i int, it middleware.Item) (Element, string, error) {
+	var el Element
+	var desc string
+	h, err := c.host(ctx, msg, i, it)
+	if err != nil {
+		return el, "", err
+	}
+	switch it.Type {
+	case middleware.ImageItem:
+		infos := make([]ImageInfo, 3)
+		for t := range infos {
+			infos[t] = ImageInfo{Type: t + 1, Size: h.size, Width: h.width, Height: h.height, URL: h.url}
+		}
+		el = Element{MsgType: TypeImage, MsgContent: ImageElem{UUID: h.uuid, ImageFormat: imageFormat(h.format), ImageInfoArray: infos}}
+		desc = "[Image]"
+	case middleware.VoiceItem:
+		el = Element{MsgType: TypeSound, MsgContent: SoundElem{URL: h.url, UUID: h.uuid, Size: h.size, Second: o.voiceSeconds, DownloadFlag: 2}}
+		desc = "[Voice]"
+	case middleware.FileItem:
+		el = Element{MsgType: TypeFile, MsgContent: FileElem{URL: h.url, UUID: h.uuid, FileSize: h.size, FileName: h.name, DownloadFlag: 2}}
+		desc = "[File] " + h.name
+	case middleware.VideoItem:
+		th, err := c.host(ctx, msg, -1, middleware.Item{Type: middleware.ImageItem, Source: thumbnailOf(it, o)})
+		if err != nil {
+			return el, "", fmt.Errorf("timchat: thumbnail of item %d: %w", i, err)
+		}
+		el = Element{MsgType: TypeVideo, MsgContent: VideoElem{
+			VideoURL: h.url, VideoUUID: h.uuid, VideoSize: h.size, VideoSecond: o.videoSeconds,
+			VideoFormat: videoFormat(h.name, h.mime), VideoDownloadFlag: 2,
+			ThumbURL: th.url, ThumbUUID: th.uuid, ThumbSize: th.size, ThumbWidth: th.width, ThumbHeight: th.height,
+			ThumbFormat: strings.ToUpper(thumbFormat(th.format)), ThumbDownloadFlag: 2,
+		}}
+		desc = "[Video]"
+	}
+	return el, desc, nil
 }
 
 // host finds the URL and metadata of it, item i of msg (-1: an extra item

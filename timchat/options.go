@@ -133,3 +133,35 @@ func VoiceSeconds(n int) middleware.Option {
 func VideoSeconds(n int) middleware.Option {
 	return backendOpt(func(o *sendOpts) { o.videoSeconds = n })
 }
+
+// Options is what this backend's options asked for in a Message, as plain
+// values: tests of bot code read it back (see OptionsOf).
+type Options struct {
+	// Broadcast is set by Broadcast, with its Condition (nil: everyone).
+	Broadcast bool
+	Condition *Condition
+	// Thumbnail, SplitMixed, OnlineOnly, CloudCustomData, FromAccount,
+	// VoiceSeconds and VideoSeconds are set by their options.
+	Thumbnail       string
+	SplitMixed      bool
+	OnlineOnly      bool
+	CloudCustomData string
+	FromAccount     string
+	VoiceSeconds    int
+	VideoSeconds    int
+	// OfflinePush and MsgLifeTime are nil unless their options were given.
+	OfflinePush *OfflinePushInfo
+	MsgLifeTime *time.Duration
+}
+
+// OptionsOf reads back the timchat options of m, such as a message
+// recorded by imtest.Recorder, so that a test can check that Broadcast or
+// OnlineOnly was asked for. Options of other backends are ignored.
+func OptionsOf(m *middleware.Message) Options {
+	o := readOpts(m.Extras)
+	return Options{
+		Broadcast: o.broadcast, Condition: o.condition, Thumbnail: o.thumbnail, SplitMixed: o.splitMixed,
+		OnlineOnly: o.onlineOnly, CloudCustomData: o.cloudData, FromAccount: o.fromAccount,
+		VoiceSeconds: o.voiceSeconds, VideoSeconds: o.videoSeconds, OfflinePush: o.offline, MsgLifeTime: o.lifeTime,
+	}
+}

@@ -86,18 +86,20 @@ func (c *Client) validate(msg *middleware.Message, o *sendOpts) error {
 			textBytes += len(it.Text)
 			continue
 		}
+		textBytes += len(it.Caption)
 		if !isRemote(it.Source) && c.uploader == nil {
 			return noUploader(fmt.Sprintf("item %d", i))
 		}
 		if it.Type == middleware.VideoItem {
-			if o.thumbnail == "" {
-				return fmt.Errorf("%w: timchat: item %d: a TIM video needs a thumbnail: add timchat.Thumbnail(source)", middleware.ErrInvalidItem, i)
+			thumb := thumbnailOf(it, o)
+			if thumb == "" {
+				return fmt.Errorf("%w: timchat: item %d: a TIM video needs a thumbnail: set Item.Cover, or add timchat.Thumbnail(source)", middleware.ErrInvalidItem, i)
 			}
-			if err := msg.CheckSource(middleware.Item{Type: middleware.ImageItem, Source: o.thumbnail}); err != nil {
-				return fmt.Errorf("timchat: thumbnail: %w", err)
+			if err := msg.CheckSource(middleware.Item{Type: middleware.ImageItem, Source: thumb}); err != nil {
+				return fmt.Errorf("timchat: thumbnail of item %d: %w", i, err)
 			}
-			if !isRemote(o.thumbnail) && c.uploader == nil {
-				return noUploader("the thumbnail")
+			if !isRemote(thumb) && c.uploader == nil {
+				return noUploader(fmt.Sprintf("the thumbnail of item %d", i))
 			}
 		}
 	}
@@ -105,6 +107,15 @@ func (c *Client) validate(msg *middleware.Message, o *sendOpts) error {
 		return fmt.Errorf("%w: timchat: %d bytes of text; a message holds at most %d", middleware.ErrTooLarge, textBytes, BodyLimit)
 	}
 	return nil
+}
+
+// thumbnailOf is a video item's thumbnail: its Cover, else the push's
+// Thumbnail option.
+func thumbnailOf(it middleware.Item, o *sendOpts) string {
+	if it.Cover != "" {
+		return it.Cover
+	}
+	return o.thumbnail
 }
 
 func noUploader(what string) error {
@@ -155,10 +166,10 @@ func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error)
 	var delivered []int
 	reached := 0
 	for bi, batch := range batches {
-		body := make([]Element, len(batch))
+		var body []Element
 		var desc []string
-		for j, i := range batch {
-			body[j] = elems[i]
+		for _, i := range batch {
+			body = append(body, elems[i]...)
 			desc = append(desc, descs[i])
 		}
 		n, failed, err := c.deliver(ctx, msg, &o, body, c.offline(msg, &o, desc))
@@ -339,9 +350,9 @@ func (c *Client) broadcast(ctx context.Context, msg *middleware.Message, o *send
 		wait := c.lastPush.Add(pushSpacing + 10*time.Millisecond).Sub(c.now())
 		if wait > 0 {
 			if !retry.Fits(ctx, wait) {
-				// A client-side refusal: no platform code, TIM said nothing.
-				return 0, nil, &middleware.APIError{Backend: backendName, Kind: middleware.ErrRateLimited, RetryAfter: wait,
-					Message: "broadcasts must be more than a second apart; the next slot is past the deadline"}
+				// Refused by the client: TIM said nothing.
+				return 0, nil, &middleware.LimitError{Backend: IM, RetryAfter: wait,
+					Reason: "broadcasts must be more than a second apart; the next slot is past the deadline"}
 			}
 			if err := retry.Sleep(ctx, wait); err != nil {
 				return 0, nil, err

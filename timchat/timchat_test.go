@@ -160,6 +160,12 @@ func TestGoldenAPIs(t *testing.T) {
 		{"video_elem.json", "openim/sendmsg", func(mc *middleware.Client) (int, error) {
 			return mc.PushVideo(bg, "tim", "", "xiaoming", "Demo", "https://media.example/demo.mp4", Thumbnail("https://media.example/chart.png"), VideoSeconds(12))
 		}, 1},
+		{"mixed_caption_cover.json", "openim/sendmsg", func(mc *middleware.Client) (int, error) {
+			return mc.PushMixed(bg, "tim", "", "xiaoming", "Demo", []middleware.Item{
+				{Type: middleware.ImageItem, Source: "https://media.example/chart.png", Caption: "Load, last 24 h"},
+				{Type: middleware.VideoItem, Source: "https://media.example/demo.mp4", Cover: "https://media.example/chart.png", Caption: "the demo"},
+			})
+		}, 1},
 		{"mixed_one_message.json", "group_open_http_svc/send_group_msg", func(mc *middleware.Client) (int, error) {
 			return mc.PushMixed(bg, "tim", "@TGS#group", "", "Result", []middleware.Item{
 				{Type: middleware.TextItem, Text: "Result:"},

@@ -289,3 +289,36 @@ func chainOf(err error) func(func(error) bool) {
 		}
 	}
 }
+
+// One spelling of the platform: the IM users register is the Backend of
+// its errors.
+func TestIMName(t *testing.T) {
+	t.Parallel()
+	m := newMock(t)
+	m.answer("openim/sendmsg", `{"ActionStatus":"FAIL","ErrorCode":20003,"ErrorInfo":"invalid To_Account"}`)
+	_, mc := newBackend(t, m)
+	_, err := mc.Push(bg, IM, "", "nobody", "", "x")
+	var api *middleware.APIError
+	require.ErrorAs(t, err, &api)
+	assert.Equal(t, IM, api.Backend)
+}
+
+// The broadcast spacing is kept by the client: its refusal is a
+// *LimitError, not a code TIM never sent.
+func TestBroadcastRefusalIsTheClients(t *testing.T) {
+	t.Parallel()
+	m := newMock(t)
+	c, err := New(Config{SDKAppID: testAppID, SecretKey: testSecret, Admin: "administrator"}, WithHTTPClient(&http.Client{Transport: m.mt}))
+	require.NoError(t, err)
+	mc, _ := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "tim", IM: IM, Backend: c}))
+	_, err = mc.Push(bg, IM, "", "", "", "one", Broadcast(nil))
+	require.NoError(t, err)
+	_, err = mc.Push(bg, IM, "", "", "", "two", Broadcast(nil), middleware.WithTimeout(300*time.Millisecond))
+	var le *middleware.LimitError
+	require.ErrorAs(t, err, &le)
+	var api *middleware.APIError
+	assert.False(t, errors.As(err, &api))
+	d, ok := middleware.RetryAfter(err)
+	assert.True(t, ok)
+	assert.Greater(t, d, 300*time.Millisecond)
+}

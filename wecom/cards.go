@@ -16,7 +16,9 @@ type Target struct {
 	ChatIDs []string
 	// VisibleTo limits the message to these members of a single group.
 	VisibleTo []string
-	// PostID posts into a blackboard post (one blackboard chatid).
+	// PostID posts into a blackboard post (one blackboard chatid). WeCom
+	// takes only text, markdown and images there, so with the typed sends
+	// (news, template cards, mini-programs) it is ErrUnsupported.
 	PostID string
 }
 
@@ -37,6 +39,10 @@ func (t Target) envelope(msgType string) (*envelope, int, error) {
 	}
 	if t.PostID != "" && len(t.ChatIDs) != 1 {
 		return nil, 0, fmt.Errorf("%w: wecom: PostID needs exactly one blackboard chat id", middleware.ErrInvalidTarget)
+	}
+	if t.PostID != "" {
+		// A blackboard post takes text, markdown and image messages only.
+		return nil, 0, fmt.Errorf("%w: wecom: a blackboard post does not take %s messages", middleware.ErrUnsupported, msgType)
 	}
 	n := max(len(t.ChatIDs), 1)
 	return &envelope{ChatID: strings.Join(t.ChatIDs, "|"), MsgType: msgType,

@@ -71,7 +71,7 @@ func WithBaseURL(base string) Option {
 	return func(c *config) error {
 		u, err := url.Parse(base)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("wecom: WithBaseURL: %q is not an http(s) URL", base)
+			return fmt.Errorf("%w: wecom: WithBaseURL: %q is not an http(s) URL", middleware.ErrInvalidOption, base)
 		}
 		c.base, c.baseSet = strings.TrimRight(base, "/"), true
 		return nil
@@ -96,7 +96,7 @@ func WithHTTPClient(hc *http.Client) Option {
 func WithRateLimit(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
-			return fmt.Errorf("wecom: WithRateLimit(%d): negative rate", n)
+			return fmt.Errorf("%w: wecom: WithRateLimit(%d): negative rate", middleware.ErrInvalidOption, n)
 		}
 		c.rate = n
 		return nil
@@ -128,7 +128,7 @@ func WithRetry(attempts int, backoff time.Duration) Option {
 func WithClock(now func() time.Time) Option {
 	return func(c *config) error {
 		if now == nil {
-			return errors.New("wecom: WithClock(nil)")
+			return fmt.Errorf("%w: wecom: WithClock(nil)", middleware.ErrInvalidOption)
 		}
 		c.now = now
 		return nil

@@ -172,8 +172,12 @@ func TestRateLimitDeadline(t *testing.T) {
 	require.ErrorIs(t, err, middleware.ErrRateLimited)
 	require.NotErrorIs(t, err, context.DeadlineExceeded, "refused at once, not by running into the deadline")
 	var api *middleware.APIError
-	require.ErrorAs(t, err, &api)
-	assert.Greater(t, api.RetryAfter, 58*time.Second)
+	require.False(t, errors.As(err, &api), "WeCom said nothing: not an *APIError")
+	var le *middleware.LimitError
+	require.ErrorAs(t, err, &le)
+	wait, ok := middleware.RetryAfter(err)
+	require.True(t, ok)
+	assert.Greater(t, wait, 58*time.Second)
 	assert.Zero(t, n)
 	assert.Equal(t, 1, m.mt.GetTotalCallCount(), "the second push sent nothing")
 }
@@ -191,10 +195,10 @@ func TestRateLimitPaces(t *testing.T) {
 	short, cancel2 := context.WithTimeout(bg, time.Second)
 	defer cancel2()
 	err := l.wait(short)
-	var api *middleware.APIError
-	require.ErrorAs(t, err, &api)
+	var le *middleware.LimitError
+	require.ErrorAs(t, err, &le)
 	require.ErrorIs(t, err, middleware.ErrRateLimited)
-	assert.Equal(t, time.Minute, api.RetryAfter, "the next slot is a window after the first send")
+	assert.Equal(t, time.Minute, le.RetryAfter, "the next slot is a window after the first send")
 	// The refused wait took no slot: a minute later both slots are free.
 	now = now.Add(time.Minute)
 	require.NoError(t, l.wait(short))

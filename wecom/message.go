@@ -12,18 +12,19 @@ import (
 
 // envelope is a WeCom send body. Exactly one content field is set.
 type envelope struct {
-	ChatID        string        `json:"chatid,omitempty"`
-	MsgType       string        `json:"msgtype"`
-	VisibleToUser string        `json:"visible_to_user,omitempty"`
-	PostID        string        `json:"post_id,omitempty"`
-	Text          *textContent  `json:"text,omitempty"`
-	Markdown      *mdContent    `json:"markdown,omitempty"`
-	MarkdownV2    *mdV2Content  `json:"markdown_v2,omitempty"`
-	Image         *imageContent `json:"image,omitempty"`
-	File          *mediaRef     `json:"file,omitempty"`
-	Voice         *mediaRef     `json:"voice,omitempty"`
-	News          *newsContent  `json:"news,omitempty"`
-	TemplateCard  *TemplateCard `json:"template_card,omitempty"`
+	ChatID        string              `json:"chatid,omitempty"`
+	MsgType       string              `json:"msgtype"`
+	VisibleToUser string              `json:"visible_to_user,omitempty"`
+	PostID        string              `json:"post_id,omitempty"`
+	Text          *textContent        `json:"text,omitempty"`
+	Markdown      *mdContent          `json:"markdown,omitempty"`
+	MarkdownV2    *mdV2Content        `json:"markdown_v2,omitempty"`
+	Image         *imageContent       `json:"image,omitempty"`
+	File          *mediaRef           `json:"file,omitempty"`
+	Voice         *mediaRef           `json:"voice,omitempty"`
+	News          *newsContent        `json:"news,omitempty"`
+	TemplateCard  *TemplateCard       `json:"template_card,omitempty"`
+	MiniProgram   *miniProgramContent `json:"miniprogram,omitempty"`
 }
 
 type textContent struct {

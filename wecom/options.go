@@ -14,15 +14,16 @@ const (
 
 // sendOpts gathers this backend's options from Message.Extras.
 type sendOpts struct {
-	format      string // "" picks text for Push, markdown for mixed text
-	mentions    []string
-	mobiles     []string
-	mentionAll  bool
-	visibleTo   []string
-	postID      string
-	noSplit     bool
-	attachments []Attachment
-	atShortName bool
+	format       string // "" picks text for Push, markdown for mixed text
+	mentions     []string
+	mobiles      []string
+	mentionAll   bool
+	visibleTo    []string
+	postID       string
+	noSplit      bool
+	attachments  []Attachment
+	atShortName  bool
+	titleHeading bool
 }
 
 func readOpts(x []any) sendOpts { return extras.Read[sendOpts](x) }
@@ -95,4 +96,45 @@ func Buttons(a ...Attachment) middleware.Option {
 // AtShortName asks WeCom to show mentions in markdown by short name.
 func AtShortName() middleware.Option {
 	return backendOpt(func(o *sendOpts) { o.atShortName = true })
+}
+
+// TitleAsHeading shows the helper's title, which WeCom has no field for,
+// as the first heading ("# title") of a markdown or markdown_v2 push. With
+// a plain text message it is middleware.ErrInvalidOption. Default: the
+// title is not shown (it names the push in logs only).
+func TitleAsHeading() middleware.Option {
+	return backendOpt(func(o *sendOpts) { o.titleHeading = true })
+}
+
+// Options is what this backend's options asked for in a Message, as plain
+// values: tests of bot code read it back (see OptionsOf).
+type Options struct {
+	// Format is "text", "markdown" or "markdown_v2"; "" when no option
+	// chose one (Push sends text, PushMixed joins text into markdown).
+	Format string
+	// Mentions, MentionMobiles and MentionAll are the mention options.
+	Mentions       []string
+	MentionMobiles []string
+	MentionAll     bool
+	// VisibleTo and PostID are the targeting options.
+	VisibleTo []string
+	PostID    string
+	// NoSplit, AtShortName and TitleAsHeading are set by their options.
+	NoSplit        bool
+	AtShortName    bool
+	TitleAsHeading bool
+	// Buttons are the markdown attachments.
+	Buttons []Attachment
+}
+
+// OptionsOf reads back the wecom options of m, such as a message recorded
+// by imtest.Recorder, so that a test can check that Markdown() or
+// Mention("x") was asked for. Options of other backends are ignored.
+func OptionsOf(m *middleware.Message) Options {
+	o := readOpts(m.Extras)
+	return Options{
+		Format: o.format, Mentions: o.mentions, MentionMobiles: o.mobiles, MentionAll: o.mentionAll,
+		VisibleTo: o.visibleTo, PostID: o.postID, NoSplit: o.noSplit, AtShortName: o.atShortName,
+		TitleAsHeading: o.titleHeading, Buttons: o.attachments,
+	}
 }

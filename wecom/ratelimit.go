@@ -75,9 +75,9 @@ func (l *limiter) wait(ctx context.Context) error {
 	}
 	at, delay, ok := l.reserve(ctx)
 	if !ok {
-		// A client-side refusal: no platform code, WeCom said nothing.
-		return &middleware.APIError{Backend: IM, Kind: middleware.ErrRateLimited, RetryAfter: delay,
-			Message: fmt.Sprintf("client-side pacing: %d messages per %s used; the next slot is past the deadline", l.n, l.window)}
+		// Refused by the client: WeCom said nothing.
+		return &middleware.LimitError{Backend: IM, RetryAfter: delay,
+			Reason: fmt.Sprintf("%d messages per %s used; the next slot is past the deadline", l.n, l.window)}
 	}
 	if err := retry.Sleep(ctx, delay); err != nil {
 		l.release(at)

@@ -16,6 +16,7 @@ const (
 	FileLimit      = 20 << 20 // file upload
 	minUploadBytes = 6        // uploads must be larger than 5 bytes
 	maxChatIDs     = 100
+	maxActions     = 20 // button actions per markdown attachment
 )
 
 // target is where one push goes.
@@ -25,7 +26,18 @@ type target struct {
 	mentions []string // users to mention (from userID with a group, or Mention)
 }
 
-func (c *Client) target(groups, users []string, o *sendOpts) target {
+// planTarget checks the ids and the options that depend on them, and
+// returns where the push goes.
+func planTarget(msg *middleware.Message, o *sendOpts) (target, error) {
+	groups, users := msg.Groups(), msg.Users()
+	for _, l := range []struct {
+		arg string
+		ids []string
+	}{{"groupCode", groups}, {"userID", users}} {
+		if len(l.ids) > maxChatIDs {
+			return target{}, fmt.Errorf("%w: wecom: %s holds %d ids; a push reaches at most %d", middleware.ErrInvalidTarget, l.arg, len(l.ids), maxChatIDs)
+		}
+	}
 	t := target{mentions: o.mentions}
 	switch {
 	case len(groups) > 0:
@@ -38,7 +50,19 @@ func (c *Client) target(groups, users []string, o *sendOpts) target {
 	default:
 		t.count = 1
 	}
-	return t
+	if len(o.visibleTo) > 0 && len(groups) != 1 {
+		return t, fmt.Errorf("%w: wecom: VisibleTo needs exactly one group in groupCode", middleware.ErrInvalidTarget)
+	}
+	if o.postID != "" {
+		// "有且只有chatid指定了一个小黑板的时候生效": exactly one chatid.
+		if t.chatID == "" || t.count != 1 {
+			return t, fmt.Errorf("%w: wecom: PostID needs exactly one blackboard chatid in groupCode", middleware.ErrInvalidTarget)
+		}
+		if len(t.mentions) > 0 || o.mentionAll || len(o.mobiles) > 0 {
+			return t, fmt.Errorf("%w: wecom: mentions do not work in a blackboard post", middleware.ErrUnsupported)
+		}
+	}
+	return t, nil
 }
 
 // Validate checks msg against WeCom's limits without I/O, so that nothing
@@ -61,119 +85,168 @@ type step struct {
 	mention bool
 }
 
-// plan validates msg and lays out its messages (text split into chunks,
-// consecutive text items joined, one step per media item) and the target.
-func (c *Client) plan(msg *middleware.Message, o *sendOpts) (steps []step, t target, err error) {
-	groups, users := msg.Groups(), msg.Users()
-	for _, l := range []struct {
-		arg string
-		ids []string
-	}{{"groupCode", groups}, {"userID", users}} {
-		if len(l.ids) > maxChatIDs {
-			return nil, t, fmt.Errorf("%w: wecom: %s holds %d ids; a push reaches at most %d", middleware.ErrInvalidTarget, l.arg, len(l.ids), maxChatIDs)
-		}
-	}
-	t = c.target(groups, users, o)
-	if len(o.visibleTo) > 0 && (len(groups) != 1) {
-		return nil, t, fmt.Errorf("%w: wecom: VisibleTo needs exactly one group in groupCode", middleware.ErrInvalidTarget)
-	}
-	if o.postID != "" && strings.Contains(t.chatID, "|") {
-		return nil, t, fmt.Errorf("%w: wecom: PostID needs exactly one blackboard chatid", middleware.ErrInvalidTarget)
+// plan validates msg and lays out its messages: consecutive text items
+// joined and split into chunks, one step per media item (and one for its
+// caption), and the target.
+func (c *Client) plan(msg *middleware.Message, o *sendOpts) ([]step, target, error) {
+	t, err := planTarget(msg, o)
+	if err != nil {
+		return nil, t, err
 	}
 	if len(msg.Items) == 0 {
 		return nil, t, fmt.Errorf("%w: wecom: no items", middleware.ErrInvalidItem)
 	}
-
-	mixed := len(msg.Items) > 1
-	mentioned := false
-	var run []int // a run of text items waiting to be joined
-	var runText []string
-	flush := func() error {
-		if len(run) == 0 {
-			return nil
-		}
-		format := o.format
-		if format == "" || format == formatText {
-			if mixed || msg.Items[run[0]].Type == middleware.MarkdownItem {
-				format = formatMarkdown
-			} else {
-				format = formatText
-			}
-		}
-		if format != formatMarkdown && len(o.attachments) > 0 {
-			return fmt.Errorf("%w: wecom: Buttons work only with markdown", middleware.ErrUnsupported)
-		}
-		if err := validateAttachments(o.attachments); err != nil {
-			return err
-		}
-		content := strings.Join(runText, "\n\n")
-		limit := TextLimit
-		switch format {
-		case formatMarkdown:
-			limit = MarkdownLimit
-			if o.mentionAll || len(o.mobiles) > 0 {
-				return fmt.Errorf("%w: wecom: MentionAll and MentionMobile work only in text messages", middleware.ErrUnsupported)
-			}
-			if len(t.mentions) > 0 && !mentioned {
-				content += "\n" + mentionTags(t.mentions)
-			}
-		case formatMarkdownV2:
-			limit = MarkdownLimit
-			if len(t.mentions) > 0 || o.mentionAll || len(o.mobiles) > 0 {
-				return fmt.Errorf("%w: wecom: markdown_v2 cannot mention users", middleware.ErrUnsupported)
-			}
-		}
-		var chunks []string
-		switch {
-		case len(content) <= limit:
-			chunks = []string{content}
-		case o.noSplit:
-			return fmt.Errorf("%w: wecom: %s content is %d bytes; the limit is %d (NoSplit)", middleware.ErrTooLarge, format, len(content), limit)
-		case format == formatText:
-			chunks = splitText(content, limit)
-		default:
-			chunks = splitMarkdown(content, limit)
-		}
-		for i, ch := range chunks {
-			steps = append(steps, step{item: run[len(run)-1], items: run, last: i == len(chunks)-1, text: ch, kind: format,
-				mention: !mentioned && i == 0 && format == formatText})
-		}
-		mentioned = true
-		run, runText = nil, nil
-		return nil
+	if err := validateAttachments(o.attachments); err != nil {
+		return nil, t, err
 	}
+	p := &planner{msg: msg, o: o, t: t, mixed: len(msg.Items) > 1, heading: o.titleHeading && msg.Title != ""}
+	var run []int // text items waiting to be joined
 	for i, it := range msg.Items {
 		if !it.Type.IsMedia() {
 			run = append(run, i)
-			runText = append(runText, it.Text)
 			continue
 		}
-		if err := flush(); err != nil {
+		if err := p.addText(run, "", true); err != nil {
 			return nil, t, err
 		}
-		if size, ok := msg.MediaSize(i); ok {
-			if err := checkUploadSize(i, it.Type, size); err != nil {
-				return nil, t, err
-			}
+		run = nil
+		if err := p.addMedia(i, it); err != nil {
+			return nil, t, err
 		}
-		steps = append(steps, step{item: i, items: []int{i}, last: true, kind: "media"})
 	}
-	if err := flush(); err != nil {
+	if err := p.addText(run, "", true); err != nil {
 		return nil, t, err
 	}
-	// Media carry no mention: a mention goes in a short text after them.
-	hasText := false
-	for _, s := range steps {
-		hasText = hasText || s.kind != "media"
-	}
-	if !hasText && (len(t.mentions) > 0 || o.mentionAll || len(o.mobiles) > 0) {
-		note := msg.Title
-		if note == "" {
-			note = "⬆"
+	p.addMentionNote()
+	return p.steps, t, nil
+}
+
+// planner lays out the messages of one push, step by step.
+type planner struct {
+	msg       *middleware.Message
+	o         *sendOpts
+	t         target
+	mixed     bool
+	heading   bool // TitleAsHeading with a title: not yet placed
+	mentioned bool // the mentions have a step
+	steps     []step
+}
+
+// format picks the msgtype of a text step, its byte limit, and checks the
+// options that only some formats take.
+func (p *planner) format(first middleware.ItemType) (format string, limit int, err error) {
+	format = p.o.format
+	if format == "" || format == formatText {
+		format = formatText
+		if p.mixed || first == middleware.MarkdownItem {
+			format = formatMarkdown
 		}
-		steps = append(steps, step{item: -1, last: true, text: note, kind: formatText, mention: true})
 	}
-	return steps, t, nil
+	o := p.o
+	switch {
+	case format != formatMarkdown && len(o.attachments) > 0:
+		return "", 0, fmt.Errorf("%w: wecom: Buttons work only with markdown", middleware.ErrUnsupported)
+	case format == formatText && o.titleHeading:
+		return "", 0, fmt.Errorf("%w: wecom: TitleAsHeading needs Markdown() or MarkdownV2()", middleware.ErrInvalidOption)
+	case format == formatMarkdown && (o.mentionAll || len(o.mobiles) > 0):
+		return "", 0, fmt.Errorf("%w: wecom: MentionAll and MentionMobile work only in text messages", middleware.ErrUnsupported)
+	case format == formatMarkdownV2 && (len(p.t.mentions) > 0 || o.mentionAll || len(o.mobiles) > 0):
+		return "", 0, fmt.Errorf("%w: wecom: markdown_v2 cannot mention users", middleware.ErrUnsupported)
+	case format == formatMarkdownV2 && o.postID != "":
+		// "该消息类型不支持发送到小黑板中"
+		return "", 0, fmt.Errorf("%w: wecom: markdown_v2 cannot go to a blackboard post", middleware.ErrUnsupported)
+	}
+	if format == formatText {
+		return format, TextLimit, nil
+	}
+	return format, MarkdownLimit, nil
+}
+
+// chunk cuts content to the limit: as it is when it fits, ErrTooLarge with
+// NoSplit, else split on rune (text) or block (markdown) boundaries.
+func chunk(content, format string, limit int, noSplit bool) ([]string, error) {
+	switch {
+	case len(content) <= limit:
+		return []string{content}, nil
+	case noSplit:
+		return nil, fmt.Errorf("%w: wecom: %s content is %d bytes; the limit is %d (NoSplit)", middleware.ErrTooLarge, format, len(content), limit)
+	case format == formatText:
+		return splitText(content, limit), nil
+	}
+	return splitMarkdown(content, limit), nil
+}
+
+// addText adds the steps of a text run: the items' texts joined, or text
+// when given (a caption). last says whether the run completes its items.
+func (p *planner) addText(items []int, text string, last bool) error {
+	if len(items) == 0 {
+		return nil
+	}
+	format, limit, err := p.format(p.msg.Items[items[0]].Type)
+	if err != nil {
+		return err
+	}
+	content := text
+	if content == "" {
+		texts := make([]string, len(items))
+		for j, i := range items {
+			texts[j] = p.msg.Items[i].Text
+		}
+		content = strings.Join(texts, "\n\n")
+	}
+	if p.heading {
+		// WeCom has no title field: shown as the first heading, unless
+		// the text is the title already (a Push whose content was empty).
+		if content != p.msg.Title {
+			content = "# " + p.msg.Title + "\n\n" + content
+		}
+		p.heading = false
+	}
+	if format == formatMarkdown && len(p.t.mentions) > 0 && !p.mentioned {
+		content += "\n" + mentionTags(p.t.mentions)
+	}
+	chunks, err := chunk(content, format, limit, p.o.noSplit)
+	if err != nil {
+		return err
+	}
+	for i, ch := range chunks {
+		p.steps = append(p.steps, step{item: items[len(items)-1], items: items, last: last && i == len(chunks)-1,
+			text: ch, kind: format, mention: !p.mentioned && i == 0 && format == formatText})
+	}
+	p.mentioned = true
+	return nil
+}
+
+// addMedia adds the step of media item i, and its caption's after it.
+func (p *planner) addMedia(i int, it middleware.Item) error {
+	if size, ok := p.msg.MediaSize(i); ok {
+		if err := checkUploadSize(i, it.Type, size); err != nil {
+			return err
+		}
+	}
+	if p.o.postID != "" && it.Type != middleware.ImageItem {
+		return fmt.Errorf("%w: wecom: item %d: a blackboard post takes text, markdown and images, not %s", middleware.ErrUnsupported, i, it.Type)
+	}
+	p.steps = append(p.steps, step{item: i, items: []int{i}, last: it.Caption == "", kind: "media"})
+	if it.Caption == "" {
+		return nil
+	}
+	return p.addText([]int{i}, it.Caption, true)
+}
+
+// addMentionNote follows a push of media only with a short text carrying
+// its mentions: media cannot mention anyone.
+func (p *planner) addMentionNote() {
+	o := p.o
+	if p.mentioned || (len(p.t.mentions) == 0 && !o.mentionAll && len(o.mobiles) == 0) {
+		return
+	}
+	note := p.msg.Title
+	if note == "" {
+		note = "⬆"
+	}
+	p.steps = append(p.steps, step{item: -1, last: true, text: note, kind: formatText, mention: true})
+	p.mentioned = true
 }
 
 func checkUploadSize(i int, t middleware.ItemType, size int64) error {
@@ -222,6 +295,10 @@ func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error)
 			return 0, err
 		}
 		media[s.item] = om
+		if o.postID != "" && om.route != "image" {
+			return 0, fmt.Errorf("%w: wecom: item %d goes as a %s (not a JPG or PNG of at most 2 MB), which a blackboard post does not take",
+				middleware.ErrUnsupported, s.item, om.route)
+		}
 	}
 
 	var delivered []int
@@ -285,12 +362,14 @@ func isMediaExpired(err error) bool {
 	return errors.As(err, &api) && api.Code == 40007
 }
 
-// validateAttachments checks markdown buttons against WeCom's limits.
+// validateAttachments checks markdown buttons against WeCom's limits:
+// "一个attachment中最多支持20个action", per attachment.
 func validateAttachments(as []Attachment) error {
-	actions := 0
 	for i, a := range as {
+		if len(a.Actions) > maxActions {
+			return fmt.Errorf("%w: wecom: attachment %d has %d button actions; at most %d per attachment", middleware.ErrTooLarge, i, len(a.Actions), maxActions)
+		}
 		for j, act := range a.Actions {
-			actions++
 			for _, f := range []struct {
 				name, v string
 				max     int
@@ -303,9 +382,6 @@ func validateAttachments(as []Attachment) error {
 				return fmt.Errorf("%w: wecom: attachment %d action %d: type %q; only \"button\"", middleware.ErrUnsupported, i, j, act.Type)
 			}
 		}
-	}
-	if actions > 20 {
-		return fmt.Errorf("%w: wecom: %d button actions; at most 20", middleware.ErrTooLarge, actions)
 	}
 	return nil
 }

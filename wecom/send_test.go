@@ -85,6 +85,21 @@ func TestGoldenBodies(t *testing.T) {
 				CardAction:            &CardAction{Type: 1, URL: "https://ci/42"},
 			})
 		}},
+		{"miniprogram.json", func(_ *middleware.Client, w *Client) (int, error) {
+			return w.SendMiniProgram(bg, Target{ChatIDs: []string{"wrkGroup"}}, MiniProgram{
+				Title: "小程序测试消息", PicMediaID: "MEDIA_ID", AppID: "wx8bd80126147dfAAA", Page: "/path/index.html"})
+		}},
+		{"miniprogram_cover.json", func(_ *middleware.Client, w *Client) (int, error) {
+			return w.SendMiniProgram(bg, Target{}, MiniProgram{
+				Title: "Daily", Cover: "base64://" + pngB64, AppID: "wx8bd80126147dfAAA", Page: "pages/daily"})
+		}},
+		{"markdown_title_heading.json", func(mc *middleware.Client, _ *Client) (int, error) {
+			return mc.Push(bg, "wecom", "wrkGroup", "", "Daily report", "- deploys: 3", Markdown(), TitleAsHeading())
+		}},
+		{"caption.json", func(mc *middleware.Client, _ *Client) (int, error) {
+			return mc.PushMixed(bg, "wecom", "wrkGroup", "", "", []middleware.Item{
+				{Type: middleware.ImageItem, Source: "base64://" + pngB64, Caption: "Load, last 24 h"}})
+		}},
 		{"template_news_notice.json", func(_ *middleware.Client, w *Client) (int, error) {
 			return w.SendTemplateCard(bg, Target{ChatIDs: []string{"wrkGroup"}}, &TemplateCard{
 				CardType:            "news_notice",

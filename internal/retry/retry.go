@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/imbridge/middleware"
 )
 
 // Policy is how many attempts a retryable failure gets and the first
@@ -51,7 +53,7 @@ func Sleep(ctx context.Context, d time.Duration) error {
 // backoff. prefix names the caller in the error ("wecom", "timchat").
 func New(prefix string, attempts int, backoff time.Duration) (Policy, error) {
 	if attempts < 1 || backoff < 0 {
-		return Policy{}, fmt.Errorf("%s: WithRetry(%d, %s): need attempts >= 1 and backoff >= 0", prefix, attempts, backoff)
+		return Policy{}, fmt.Errorf("%w: %s: WithRetry(%d, %s): need attempts >= 1 and backoff >= 0", middleware.ErrInvalidOption, prefix, attempts, backoff)
 	}
 	return Policy{Attempts: attempts, Backoff: backoff}, nil
 }
