@@ -1,21 +1,28 @@
 // Package middleware pushes messages proactively from Go bot code to chat
 // platforms: daily reports, alerts, cron jobs and cross-platform relays.
 //
-// It mirrors the six "proactive push" helpers of the autClaw runtime — Push,
-// PushImage, PushVoice, PushVideo, PushFile and PushMixed — with a context
-// first and functional options last. Each call picks the sending account with
-// the five selection rules (see [Client.Resolve]), validates every argument
-// before any network I/O, and hands a [Message] to the account's [Backend].
-// The backends live in their own packages: wecom (WeCom group-bot webhook)
-// and timchat (Tencent Cloud IM REST). This package imports neither; wire
-// them together in main:
+// autClaw is a self-hosted chat-bot runtime whose plugins push with six
+// helpers; this package offers the same six to Go — Push, PushImage,
+// PushVoice, PushVideo, PushFile and PushMixed — with a context first and
+// functional options last. Each call picks the sending account by autClaw's
+// five selection rules (explicit account, the account a message came in on,
+// the IM's default, the default for cross-IM pushes, the first online one:
+// see [Client.Resolve]), validates every argument before any network I/O,
+// and hands a [Message] to the account's [Backend]. The backends live in
+// their own packages: wecom (WeCom group-bot webhook) and timchat (Tencent
+// Cloud IM REST). This package imports neither; wire them together in main:
 //
 //	bot, err := wecom.New(os.Getenv("WECOM_WEBHOOK_KEY"))
 //	if err != nil { ... }
-//	c, err := middleware.NewClient(middleware.WithAccount(middleware.Account{
-//		ID: "ops", IM: "wecom", Default: true, Backend: bot,
-//	}))
-//	n, err := c.Push(ctx, "wecom", "", "", "Daily report", "All green")
+//	tim, err := timchat.New(timchat.Config{SDKAppID: 1400000000,
+//		SecretKey: os.Getenv("TIM_SECRET_KEY"), Admin: "administrator", Region: "singapore"})
+//	if err != nil { ... }
+//	c, err := middleware.NewClient(
+//		middleware.WithAccount(middleware.Account{ID: "ops", IM: wecom.IM, Default: true, Backend: bot}),
+//		middleware.WithAccount(middleware.Account{ID: "tim-admin", IM: timchat.IM, Default: true, Backend: tim}),
+//	)
+//	n, err := c.Push(ctx, wecom.IM, "", "", "Daily report", "All green")
+//	n, err = c.Push(ctx, timchat.IM, "@TGS#ops", "", "Daily report", "All green")
 //
 // The package-level helpers (Push, PushImage, ...) call the client returned
 // by [Default], which starts empty; [SetDefault] replaces it. They exist for

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/imbridge/middleware"
 )
@@ -92,4 +94,66 @@ func ExampleClient_Resolve() {
 	// weixin: wx-main <nil>
 	// qq: qq-2 <nil>
 	// telegram:  middleware: no account for this IM: "telegram"
+}
+
+// scriptedBackend answers each send with the next error of a script.
+type scriptedBackend struct{ errs []error }
+
+func (s *scriptedBackend) Send(context.Context, *middleware.Message) (int, error) {
+	err := s.errs[0]
+	s.errs = s.errs[1:]
+	if pe, ok := err.(*middleware.PartialError); ok {
+		return 1, pe
+	}
+	return 0, err
+}
+
+// Example_errors reads the three kinds of failure: a category (errors.Is),
+// what the platform said (*APIError) or the client itself refused
+// (*LimitError), and a partial delivery that says what is safe to resend.
+func Example_errors() {
+	b := &scriptedBackend{errs: []error{
+		&middleware.APIError{Backend: "wecom", Code: 45009, Message: "api freq out of limit", Kind: middleware.ErrRateLimited, RetryAfter: time.Minute},
+		&middleware.LimitError{Backend: "wecom", Reason: "20 messages per 1m0s used", RetryAfter: 3 * time.Second},
+		&middleware.PartialError{DeliveredItems: []int{0}, FailedItem: 1, MaybeDelivered: true, SentParts: 1,
+			Err: fmt.Errorf("wecom: %w (not retried): timeout", middleware.ErrMaybeDelivered)},
+		&middleware.PartialError{DeliveredItems: []int{0}, FailedItem: 1, SentParts: 1,
+			Err: &middleware.APIError{Backend: "wecom", Code: 40058, Message: "invalid parameter", Kind: middleware.ErrTooLarge}},
+	}}
+	c, _ := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "ops", IM: "wecom", Default: true, Backend: b}))
+	ctx := context.Background()
+	items := []middleware.Item{
+		{Type: middleware.TextItem, Text: "Report"},
+		{Type: middleware.FileItem, Data: []byte("a,b\n1,2\n"), Name: "r.csv"},
+		{Type: middleware.TextItem, Text: "Questions: ask ops"},
+	}
+	for range 4 {
+		_, err := c.PushMixed(ctx, "wecom", "room1", "", "", items)
+		var api *middleware.APIError
+		var pe *middleware.PartialError
+		switch {
+		case errors.As(err, &pe):
+			// Resend what surely did not arrive; skip what may have.
+			var resend []int
+			for i := range items {
+				if slices.Contains(pe.DeliveredItems, i) || (i == pe.FailedItem && pe.MaybeDelivered) {
+					continue
+				}
+				resend = append(resend, i)
+			}
+			fmt.Println("partial: resend items", resend)
+		case errors.Is(err, middleware.ErrRateLimited):
+			d, _ := middleware.RetryAfter(err)
+			who := "the client"
+			if errors.As(err, &api) {
+				who = fmt.Sprintf("%s (code %d)", api.Backend, api.Code)
+			}
+			fmt.Printf("rate limited by %s: retry in %s\n", who, d)
+		}
+	}
+	// Output:
+	// rate limited by wecom (code 45009): retry in 1m0s
+	// rate limited by the client: retry in 3s
+	// partial: resend items [2]
+	// partial: resend items [1 2]
 }

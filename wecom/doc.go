@@ -17,13 +17,21 @@
 //     message and sends media in order. When a send fails part-way, the
 //     error is a *middleware.PartialError listing the delivered items.
 //
+// Titles: WeCom messages have no title field, so the helpers' title is not
+// shown (it names the push in logs, and is the text of a Push whose content
+// is empty). TitleAsHeading shows it as the first heading of a markdown
+// push.
+//
+// Typed sends cover what no helper does: SendNews, SendTemplateCard and
+// SendMiniProgram, validated against the documented limits.
+//
 // Targets: groupCode and userID become chatid ("|"-joined, up to 100 ids,
 // one request; more is ErrInvalidTarget). Both given: the message goes
 // to the group and mentions the user. Neither: the bot's own group.
 //
 // WeCom does not deduplicate, so a send is retried only when it provably did
-// not arrive: errcode -1 and 45033, and connection failures before the
-// request was written. A failure after the request may have arrived wraps
+// not arrive: errcode -1 and 45033, and connection failures that net/http
+// shows happened before the request was written. A failure after the request may have arrived wraps
 // middleware.ErrMaybeDelivered and is not retried.
 //
 // The webhook key is a bearer secret. It never appears in an error, a log

@@ -2,9 +2,22 @@
 // Cloud IM, then prints what each platform received.
 //
 // With no credentials it runs on the in-process emulators of package imtest:
-// no network, nothing to install. With WECOM_WEBHOOK_KEY, or TIM_SDKAPPID,
-// TIM_SECRET_KEY and TIM_ADMIN (plus TIM_REGION, TIM_TO_USER and
-// TIM_MEDIA_BASE for media URLs), it sends to the real services instead.
+// no network, nothing to install. These environment variables send to the
+// real services instead (README, "Sending for real"):
+//
+//	WECOM_WEBHOOK_KEY   the bot's key or whole webhook URL: WeCom for real
+//	TIM_SDKAPPID        the app id: TIM for real, with
+//	TIM_SECRET_KEY      its secret key, and
+//	TIM_ADMIN           an App admin account
+//	TIM_REGION          china (default), singapore, seoul, frankfurt, ...
+//	TIM_TO_USER         the user that gets the messages (default alice)
+//	TIM_GROUP           a group for the mixed push (default: TIM_TO_USER)
+//	TIM_MEDIA_BASE      an https URL serving the sample files (chart.png,
+//	                    thumb.png, daily.csv, notice.amr, demo.mp4): TIM takes
+//	                    media by URL only; unset, TIM's media steps are skipped
+//	QUICKSTART_SAMPLES  a directory to write the sample files to, to upload
+//	                    them where TIM_MEDIA_BASE points
+//	QUICKSTART_LOG      any value: print the SDK's log record of each push
 //
 // It exits non-zero if anything expected did not arrive.
 package main
@@ -97,11 +110,15 @@ func run(out io.Writer) error {
 			f()
 		}
 	}()
-	dir, err := os.MkdirTemp("", "quickstart")
-	if err != nil {
+	dir := os.Getenv("QUICKSTART_SAMPLES")
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "quickstart"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
 	files, err := writeSamples(dir)
 	if err != nil {
 		return err
@@ -117,55 +134,65 @@ func run(out io.Writer) error {
 		name string
 		push func() (int, error)
 		fail bool // expected to fail
+		// media marks a TIM step that needs the sample files by URL on
+		// the real service.
+		media bool
 	}
-	thumb := timchat.Thumbnail(files["thumb"])
+	// TIM needs a video's thumbnail; like the rest of TIM's media it is
+	// the local sample on the emulator (hosted by the media host), a URL
+	// under TIM_MEDIA_BASE on the real service.
+	thumb := timchat.Thumbnail(s.media(files, "thumb"))
 	steps := []step{
 		{"wecom text", func() (int, error) {
 			return s.client.Push(ctx, "wecom", s.wecomGroup, "", "Daily report", "Deploys: 3, incidents: 0")
-		}, false},
+		}, false, false},
 		{"wecom markdown", func() (int, error) {
 			return s.client.Push(ctx, "wecom", s.wecomGroup, "", "", "## Build\n<font color=\"info\">green</font>", wecom.Markdown())
-		}, false},
+		}, false, false},
 		{"wecom image", func() (int, error) {
 			return s.client.PushImage(ctx, "wecom", s.wecomGroup, "", "Chart", files["chart"])
-		}, false},
+		}, false, false},
 		{"wecom file", func() (int, error) {
 			return s.client.PushFile(ctx, "wecom", s.wecomGroup, "", "", files["csv"], middleware.WithFilename("日报.csv"))
-		}, false},
-		{"wecom voice", func() (int, error) { return s.client.PushVoice(ctx, "wecom", s.wecomGroup, "", "", files["amr"]) }, false},
-		{"wecom video", func() (int, error) { return s.client.PushVideo(ctx, "wecom", s.wecomGroup, "", "", files["mp4"]) }, false},
+		}, false, false},
+		{"wecom voice", func() (int, error) { return s.client.PushVoice(ctx, "wecom", s.wecomGroup, "", "", files["amr"]) }, false, false},
+		{"wecom video", func() (int, error) { return s.client.PushVideo(ctx, "wecom", s.wecomGroup, "", "", files["mp4"]) }, false, false},
 		{"wecom mixed", func() (int, error) {
 			return s.client.PushMixed(ctx, "wecom", s.wecomGroup, "", "", []middleware.Item{
 				{Type: middleware.TextItem, Text: "Result:"},
 				{Type: middleware.ImageItem, Source: files["chart"]},
 			})
-		}, false},
+		}, false, false},
 		{"tim text", func() (int, error) {
 			return s.client.Push(ctx, "tim", "", s.timUser, "Daily report", "Deploys: 3, incidents: 0")
-		}, false},
-		{"tim markdown", func() (int, error) { return s.client.Push(ctx, "tim", "", s.timUser, "", "**bold** text") }, false},
+		}, false, false},
+		{"tim markdown", func() (int, error) { return s.client.Push(ctx, "tim", "", s.timUser, "", "**bold** text") }, false, false},
 		{"tim image", func() (int, error) {
 			return s.client.PushImage(ctx, "tim", "", s.timUser, "Chart", s.media(files, "chart"))
-		}, false},
-		{"tim file", func() (int, error) { return s.client.PushFile(ctx, "tim", "", s.timUser, "", s.media(files, "csv")) }, false},
+		}, false, true},
+		{"tim file", func() (int, error) { return s.client.PushFile(ctx, "tim", "", s.timUser, "", s.media(files, "csv")) }, false, true},
 		{"tim voice", func() (int, error) {
 			return s.client.PushVoice(ctx, "tim", "", s.timUser, "", s.media(files, "amr"), timchat.VoiceSeconds(1))
-		}, false},
+		}, false, true},
 		{"tim video", func() (int, error) {
 			return s.client.PushVideo(ctx, "tim", "", s.timUser, "", s.media(files, "mp4"), thumb)
-		}, false},
+		}, false, true},
 		{"tim mixed", func() (int, error) {
 			return s.client.PushMixed(ctx, "tim", s.timGroup, s.timUser, "Result", []middleware.Item{
 				{Type: middleware.TextItem, Text: "Result:"},
 				{Type: middleware.ImageItem, Source: s.media(files, "chart")},
 			})
-		}, false},
+		}, false, true},
 		{"on purpose: unknown account", func() (int, error) {
 			return s.client.Push(ctx, "wecom", s.wecomGroup, "", "", "never sent", middleware.WithAccountID("nobody"))
-		}, true},
+		}, true, false},
 	}
 	failed := 0
 	for _, st := range steps {
+		if st.media && s.tim == nil && s.mediaBase == "" {
+			fmt.Fprintf(out, "  skip  %-28s TIM takes media by URL: set TIM_MEDIA_BASE\n", st.name)
+			continue
+		}
 		start := time.Now()
 		n, err := st.push()
 		d := time.Since(start).Round(time.Millisecond)

@@ -21,7 +21,14 @@ import (
 // the same for a client you pass with wecom.WithHTTPClient.)
 func TestNotifyDeployWithHTTPMock(t *testing.T) {
 	httpmock.Activate(t)
-	var got map[string]any
+	// The body as WeCom documents it.
+	var got struct {
+		MsgType string `json:"msgtype"`
+		Text    struct {
+			Content       string   `json:"content"`
+			MentionedList []string `json:"mentioned_list"`
+		} `json:"text"`
+	}
 	httpmock.RegisterResponder("POST", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send",
 		func(r *http.Request) (*http.Response, error) {
 			b, _ := io.ReadAll(r.Body)
@@ -45,12 +52,11 @@ func TestNotifyDeployWithHTTPMock(t *testing.T) {
 	if n := httpmock.GetTotalCallCount(); n != 1 {
 		t.Fatalf("%d requests, want 1", n)
 	}
-	text := got["text"].(map[string]any)
-	if text["content"] != "api v1.2.3 is live" {
-		t.Errorf("content = %v", text["content"])
+	if got.MsgType != "text" || got.Text.Content != "api v1.2.3 is live" {
+		t.Errorf("sent %+v", got)
 	}
-	if ids, _ := text["mentioned_list"].([]any); len(ids) != 1 || ids[0] != "zhangsan" {
-		t.Errorf("mentioned_list = %v", text["mentioned_list"])
+	if ids := got.Text.MentionedList; len(ids) != 1 || ids[0] != "zhangsan" {
+		t.Errorf("mentioned_list = %v", ids)
 	}
 
 	// A platform error reaches the caller as a category.
@@ -77,7 +83,12 @@ func TestNotifyDeployWithRecorder(t *testing.T) {
 	if !ok {
 		t.Fatal("nothing recorded")
 	}
-	if m.AccountID != "ops" || m.GroupCode != "" || m.Texts()[0] != "web v9 is live" || len(m.Extras) != 1 {
+	if m.AccountID != "ops" || m.GroupCode != "" || m.Texts()[0] != "web v9 is live" {
 		t.Errorf("recorded %+v", m)
+	}
+	// What the bot asked of WeCom, read back as plain values.
+	o := wecom.OptionsOf(m.Message())
+	if len(o.Mentions) != 1 || o.Mentions[0] != "lisi" || o.Format != "" {
+		t.Errorf("wecom options %+v, want a text message mentioning lisi", o)
 	}
 }
