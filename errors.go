@@ -53,7 +53,7 @@ var (
 // the code has no category. A refusal by the client itself is a
 // *LimitError instead.
 type APIError struct {
-	// Backend names the platform: "wecom" or "timchat".
+	// Backend names the platform: "wecom" (wecom.IM) or "tim" (timchat.IM).
 	Backend string
 	// Code is the platform's error code (WeCom errcode, TIM ErrorCode); 0
 	// when the answer was not the platform's (a redirect, a gateway's page,
