@@ -98,59 +98,47 @@ func splitIDs(s string) []string {
 // errNilContext refuses a nil context: every helper takes one first.
 var errNilContext = errors.New("middleware: nil context (use context.Background())")
 
+// call is one helper call: the arguments every step of it names.
+type call struct {
+	helper, imType, groupCode, userID, title string
+	items                                    []Item
+	opts                                     []Option
+	account                                  string // once resolved
+}
+
 // send is the one path of all six helpers. Every error it returns names
 // the helper, the IM and the account (see prefix).
-func (c *Client) send(ctx context.Context, helper, imType, groupCode, userID, title string, items []Item, opts []Option) (n int, err error) {
+func (c *Client) send(ctx context.Context, cl *call) (n int, err error) {
 	if ctx == nil {
-		return c.refuse(ctx, helper, imType, groupCode, userID, errNilContext)
+		return c.refuse(ctx, cl, errNilContext)
 	}
-	var account string
 	defer func() {
 		if err != nil {
-			err = prefix(helper, imType, account, err)
+			err = prefix(cl, err)
 		}
 	}()
 	if c.logger.Enabled(ctx, slog.LevelInfo) || c.logger.Enabled(ctx, slog.LevelWarn) {
 		start := time.Now()
-		defer func() {
-			c.logPush(ctx, helper, imType, account, groupCode, userID, items, n, err, time.Since(start))
-		}()
+		defer func() { c.logPush(ctx, cl, n, err, time.Since(start)) }()
 	}
-
-	cfg := newCallConfig(opts)
+	cfg := newCallConfig(cl.opts)
 	if cfg.err != nil {
 		return 0, cfg.err
 	}
-	if err := validateTargets(groupCode, userID); err != nil {
-		return 0, err
-	}
-	policy := c.policy
-	if cfg.policy != nil {
-		policy = *cfg.policy
-	}
-	msg := &Message{
-		IM: imType, GroupCode: groupCode, UserID: userID, Title: title,
-		Items: items, Fields: cfg.fields, Filename: cfg.filename, MIME: cfg.mime,
-		Extras: cfg.extras, fetch: c.fetch, policy: &policy,
-	}
-	if !utf8.ValidString(title) {
-		return 0, fmt.Errorf("%w: title is not valid UTF-8", ErrInvalidItem)
-	}
-	if msg.sources, err = prepareItems(items, cfg, policy); err != nil {
-		return 0, err
-	}
-	acct, err := c.resolve(ctx, imType, cfg.accountID)
+	msg, err := c.message(cl, cfg)
 	if err != nil {
 		return 0, err
 	}
-	account = acct.ID
-	msg.AccountID = acct.ID
+	acct, err := c.resolve(ctx, cl.imType, cfg.accountID)
+	if err != nil {
+		return 0, err
+	}
+	cl.account, msg.AccountID = acct.ID, acct.ID
 	if v, ok := acct.Backend.(Validator); ok {
 		if err := v.Validate(msg); err != nil {
 			return 0, err
 		}
 	}
-
 	timeout := c.timeout
 	if cfg.timeoutSet {
 		timeout = cfg.timeout
@@ -163,14 +151,40 @@ func (c *Client) send(ctx context.Context, helper, imType, groupCode, userID, ti
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	n, err = acct.Backend.Send(ctx, msg)
-	switch {
-	case n < 0:
+	return sent(acct.Backend.Send(ctx, msg))
+}
+
+// message checks the call's targets, title and items without network I/O
+// and builds the Message backends receive, its sources parsed once.
+func (c *Client) message(cl *call, cfg *callConfig) (*Message, error) {
+	if err := validateTargets(cl.groupCode, cl.userID); err != nil {
+		return nil, err
+	}
+	if !utf8.ValidString(cl.title) {
+		return nil, fmt.Errorf("%w: title is not valid UTF-8", ErrInvalidItem)
+	}
+	policy := c.policy
+	if cfg.policy != nil {
+		policy = *cfg.policy
+	}
+	sources, err := prepareItems(cl.items, cfg, policy)
+	if err != nil {
+		return nil, err
+	}
+	return &Message{
+		IM: cl.imType, GroupCode: cl.groupCode, UserID: cl.userID, Title: cl.title,
+		Items: cl.items, Fields: cfg.fields, Filename: cfg.filename, MIME: cfg.mime,
+		Extras: cfg.extras, fetch: c.fetch, policy: &policy, sources: sources,
+	}, nil
+}
+
+// sent holds a backend to the contract: never a bare zero, never a
+// negative count.
+func sent(n int, err error) (int, error) {
+	if n < 0 {
 		n = 0
-		if err == nil {
-			err = ErrNotSent
-		}
-	case n == 0 && err == nil:
+	}
+	if n == 0 && err == nil {
 		err = ErrNotSent
 	}
 	return n, err
@@ -178,14 +192,14 @@ func (c *Client) send(ctx context.Context, helper, imType, groupCode, userID, ti
 
 // prefix names the call in err, keeping its chain: errors.Is and errors.As
 // see through it (a context's error included).
-func prefix(helper, imType, account string, err error) error {
-	if account == "" {
-		return fmt.Errorf("middleware: %s to %s: %w", helper, imType, err)
+func prefix(cl *call, err error) error {
+	if cl.account == "" {
+		return fmt.Errorf("middleware: %s to %s: %w", cl.helper, cl.imType, err)
 	}
-	return fmt.Errorf("middleware: %s to %s as %s: %w", helper, imType, account, err)
+	return fmt.Errorf("middleware: %s to %s as %s: %w", cl.helper, cl.imType, cl.account, err)
 }
 
-func (c *Client) logPush(ctx context.Context, helper, imType, account, groupCode, userID string, items []Item, n int, err error, d time.Duration) {
+func (c *Client) logPush(ctx context.Context, cl *call, n int, err error, d time.Duration) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -196,15 +210,15 @@ func (c *Client) logPush(ctx context.Context, helper, imType, account, groupCode
 	if !c.logger.Enabled(ctx, level) {
 		return
 	}
-	types := make([]string, len(items))
-	for i, it := range items {
+	types := make([]string, len(cl.items))
+	for i, it := range cl.items {
 		types[i] = string(it.Type)
 	}
 	attrs := []slog.Attr{
-		slog.String("helper", helper),
-		slog.String("im", imType),
-		slog.String("account", account),
-		slog.String("target", targetKind(groupCode, userID)),
+		slog.String("helper", cl.helper),
+		slog.String("im", cl.imType),
+		slog.String("account", cl.account),
+		slog.String("target", targetKind(cl.groupCode, cl.userID)),
 		slog.Any("items", types),
 		slog.Int("sent", n),
 		slog.Duration("duration", d),

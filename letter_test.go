@@ -61,11 +61,11 @@ func TestRetryAfter(t *testing.T) {
 	assert.False(t, ok)
 	_, ok = RetryAfter(&APIError{Backend: "wecom", Code: 93000})
 	assert.False(t, ok)
-	d, ok := RetryAfter(prefix("push", "wecom", "ops", &APIError{Backend: "wecom", Code: 45009, Kind: ErrRateLimited, RetryAfter: time.Minute}))
+	d, ok := RetryAfter(prefix(&call{helper: "push", imType: "wecom", account: "ops"}, &APIError{Backend: "wecom", Code: 45009, Kind: ErrRateLimited, RetryAfter: time.Minute}))
 	assert.True(t, ok)
 	assert.Equal(t, time.Minute, d)
 	le := &LimitError{Backend: "tim", Reason: "spacing", RetryAfter: 700 * time.Millisecond}
-	d, ok = RetryAfter(prefix("push", "tim", "", le))
+	d, ok = RetryAfter(prefix(&call{helper: "push", imType: "tim"}, le))
 	assert.True(t, ok)
 	assert.Equal(t, 700*time.Millisecond, d)
 	assert.ErrorIs(t, le, ErrRateLimited)

@@ -13,8 +13,9 @@ import (
 // all; WeCom sends them in order and reports a *PartialError when it stops
 // part-way.
 func (c *Client) PushMixed(ctx context.Context, imType, groupCode, userID, title string, items []Item, opts ...Option) (int, error) {
+	cl := &call{helper: "pushMixed", imType: imType, groupCode: groupCode, userID: userID, title: title, items: items, opts: opts}
 	if len(items) == 0 {
-		return c.refuse(ctx, "pushMixed", imType, groupCode, userID, fmt.Errorf("%w: items is empty", ErrInvalidItem))
+		return c.refuse(ctx, cl, fmt.Errorf("%w: items is empty", ErrInvalidItem))
 	}
-	return c.send(ctx, "pushMixed", imType, groupCode, userID, title, items, opts)
+	return c.send(ctx, cl)
 }

@@ -47,48 +47,53 @@ func (c *Client) Push(ctx context.Context, imType, groupCode, userID, title, con
 	if text == "" {
 		text = title
 	}
+	cl := &call{helper: "push", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}
 	if text == "" {
-		return c.refuse(ctx, "push", imType, groupCode, userID, fmt.Errorf("%w: content and title are both empty", ErrInvalidItem))
+		return c.refuse(ctx, cl, fmt.Errorf("%w: content and title are both empty", ErrInvalidItem))
 	}
-	return c.send(ctx, "push", imType, groupCode, userID, title, []Item{{Type: TextItem, Text: text}}, opts)
+	cl.items = []Item{{Type: TextItem, Text: text}}
+	return c.send(ctx, cl)
 }
 
 // PushImage sends the image at imageURL: an http(s) URL, a local path, a
 // file:// URL, "base64://..." or a data URI.
 func (c *Client) PushImage(ctx context.Context, imType, groupCode, userID, title, imageURL string, opts ...Option) (int, error) {
-	return c.pushMedia(ctx, "pushImage", ImageItem, "imageURL", imType, groupCode, userID, title, imageURL, opts)
+	return c.pushMedia(ctx, &call{helper: "pushImage", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}, ImageItem, "imageURL", imageURL)
 }
 
 // PushVoice sends the audio at voiceURL (same source forms as PushImage).
 func (c *Client) PushVoice(ctx context.Context, imType, groupCode, userID, title, voiceURL string, opts ...Option) (int, error) {
-	return c.pushMedia(ctx, "pushVoice", VoiceItem, "voiceURL", imType, groupCode, userID, title, voiceURL, opts)
+	return c.pushMedia(ctx, &call{helper: "pushVoice", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}, VoiceItem, "voiceURL", voiceURL)
 }
 
 // PushVideo sends the video at videoURL (same source forms as PushImage).
 func (c *Client) PushVideo(ctx context.Context, imType, groupCode, userID, title, videoURL string, opts ...Option) (int, error) {
-	return c.pushMedia(ctx, "pushVideo", VideoItem, "videoURL", imType, groupCode, userID, title, videoURL, opts)
+	return c.pushMedia(ctx, &call{helper: "pushVideo", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}, VideoItem, "videoURL", videoURL)
 }
 
 // PushFile sends the file at fileURL (same source forms as PushImage). Use
 // WithFilename and WithMIME to set what the recipient sees.
 func (c *Client) PushFile(ctx context.Context, imType, groupCode, userID, title, fileURL string, opts ...Option) (int, error) {
-	return c.pushMedia(ctx, "pushFile", FileItem, "fileURL", imType, groupCode, userID, title, fileURL, opts)
+	return c.pushMedia(ctx, &call{helper: "pushFile", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}, FileItem, "fileURL", fileURL)
 }
 
-func (c *Client) pushMedia(ctx context.Context, helper string, t ItemType, arg, imType, groupCode, userID, title, src string, opts []Option) (int, error) {
+// pushMedia sends one media item of type t from src, the helper's
+// argument named arg.
+func (c *Client) pushMedia(ctx context.Context, cl *call, t ItemType, arg, src string) (int, error) {
 	if strings.TrimSpace(src) == "" {
-		return c.refuse(ctx, helper, imType, groupCode, userID, fmt.Errorf("%w: %s is empty", ErrInvalidItem, arg))
+		return c.refuse(ctx, cl, fmt.Errorf("%w: %s is empty", ErrInvalidItem, arg))
 	}
-	return c.send(ctx, helper, imType, groupCode, userID, title, []Item{{Type: t, Source: src}}, opts)
+	cl.items = []Item{{Type: t, Source: src}}
+	return c.send(ctx, cl)
 }
 
 // refuse logs and returns a failure found before send could start.
-func (c *Client) refuse(ctx context.Context, helper, imType, groupCode, userID string, err error) (int, error) {
+func (c *Client) refuse(ctx context.Context, cl *call, err error) (int, error) {
 	if ctx == nil {
 		err = errNilContext
 	}
-	err = prefix(helper, imType, "", err)
-	c.logPush(ctx, helper, imType, "", groupCode, userID, nil, 0, err, 0)
+	err = prefix(cl, err)
+	c.logPush(ctx, cl, 0, err, 0)
 	return 0, err
 }
 

@@ -52,67 +52,59 @@ func (c *Client) queryFor(sig string) (string, error) {
 // once. A Retry-After (HTTP 429, 503) or TIM's own spacing is waited out
 // when the deadline allows, and ends the call when it does not.
 func (c *Client) call(ctx context.Context, api string, body []byte) (*reply, error) {
-	var stale string
+	var r *reply
+	var stale string // a usersig the server refused
 	renewed := false
-	var lastErr error
 	maybe := false // some attempt may have reached the server
-	for attempt := 1; ; attempt++ {
+	err := c.retry.Run(ctx, func(int) retry.Outcome {
 		sig, err := c.sig.get(stale)
 		if err != nil {
-			return nil, err
+			return retry.Outcome{Err: err}
 		}
 		q, err := c.queryFor(sig)
 		if err != nil {
-			return nil, err
+			return retry.Outcome{Err: err}
 		}
-		u := c.base + "/v4/" + api + "?" + q
-		resp, err := httpx.Post(ctx, c.http, u, "application/json", bytes.NewReader(body), int64(len(body)))
-		wait := time.Duration(0)
+		resp, err := httpx.Post(ctx, c.http, c.base+"/v4/"+api+"?"+q, "application/json", bytes.NewReader(body), int64(len(body)))
 		if err != nil {
 			// Retrying is safe even when the request may have arrived: the
 			// server deduplicates. Only positive proof says it did not.
 			var he *httpx.Error
 			maybe = maybe || !errors.As(err, &he) || he.Written
-			lastErr = fmt.Errorf("timchat: %s: %w", api, err)
-			if ctx.Err() != nil {
-				return nil, c.final(lastErr, maybe)
-			}
-		} else {
-			r, err := decodeReply(resp)
-			if err == nil {
-				return r, nil
-			}
-			lastErr = err
-			var apiErr *middleware.APIError
-			errors.As(err, &apiErr)
-			switch {
-			case sigRefused(apiErr.Code) && !renewed && c.cfg.UserSig == "":
-				stale, renewed = sig, true
-				attempt--
-				continue
-			case errors.Is(err, middleware.ErrMaybeDelivered):
-				maybe = true
-			case apiErr.Code == 0 && errors.Is(err, middleware.ErrRateLimited):
-				wait = apiErr.RetryAfter
-			case !transient(apiErr.Code):
-				return r, c.final(err, maybe)
-			case apiErr.Code == 90024:
-				wait = pushSpacing + 50*time.Millisecond
-			}
+			return retry.Outcome{Err: fmt.Errorf("timchat: %s: %w", api, err), Retry: ctx.Err() == nil}
 		}
-		if attempt >= c.retry.Attempts {
-			return nil, c.final(lastErr, maybe)
+		if r, err = decodeReply(resp); err == nil {
+			return retry.Outcome{}
 		}
-		if d := c.retry.Delay(attempt); d > wait {
-			wait = d
+		var apiErr *middleware.APIError
+		errors.As(err, &apiErr)
+		if sigRefused(apiErr.Code) && !renewed && c.cfg.UserSig == "" {
+			stale, renewed = sig, true
+			return retry.Outcome{Err: err, Retry: true, Free: true}
 		}
-		if !retry.Fits(ctx, wait) {
-			return nil, c.final(lastErr, maybe)
-		}
-		if err := retry.Sleep(ctx, wait); err != nil {
-			return nil, c.final(lastErr, maybe)
-		}
+		maybe = maybe || errors.Is(err, middleware.ErrMaybeDelivered)
+		return judge(err, apiErr)
+	})
+	if err != nil {
+		return r, c.final(err, maybe)
 	}
+	return r, nil
+}
+
+// judge decides whether a refusal is worth another try with the same dedup
+// keys, and how long to wait first.
+func judge(err error, api *middleware.APIError) retry.Outcome {
+	switch {
+	case errors.Is(err, middleware.ErrMaybeDelivered):
+		return retry.Outcome{Err: err, Retry: true}
+	case api.Code == 0 && errors.Is(err, middleware.ErrRateLimited):
+		return retry.Outcome{Err: err, Retry: true, Wait: api.RetryAfter}
+	case api.Code == 90024:
+		return retry.Outcome{Err: err, Retry: true, Wait: pushSpacing + 50*time.Millisecond}
+	case transient(api.Code):
+		return retry.Outcome{Err: err, Retry: true}
+	}
+	return retry.Outcome{Err: err}
 }
 
 // final is the error of a call that gave up: when an attempt may have

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
@@ -36,76 +35,70 @@ func (c *Client) sendBody(ctx context.Context, body []byte) (*reply, error) {
 
 // do sends req, retrying only what cannot duplicate a message.
 func (c *Client) do(ctx context.Context, req request) (*reply, error) {
+	var r *reply
 	waitedWindow := false
-	for attempt := 1; ; attempt++ {
+	err := c.retry.Run(ctx, func(int) retry.Outcome {
 		if !req.upload {
 			if err := c.limiter.wait(ctx); err != nil {
-				return nil, err
+				return retry.Outcome{Err: err}
 			}
 		}
-		body, done := io.Reader(nil), func() {}
-		if req.body != nil {
-			body = bytes.NewReader(req.body)
-		} else {
-			var err error
-			if body, done, err = req.open(ctx); err != nil {
-				return nil, err
-			}
+		body, done, err := req.reader(ctx)
+		if err != nil {
+			return retry.Outcome{Err: err} // the media could not be read again
 		}
 		resp, err := httpx.Post(ctx, c.http, req.url, req.contentType, body, req.length)
 		done()
-
-		var lastErr error
-		wait := time.Duration(0)
 		if err != nil {
-			// Only positive proof that nothing left makes a send safe to
-			// retry: WeCom does not deduplicate.
-			var he *httpx.Error
-			unwritten := errors.As(err, &he) && !he.Written
-			if !unwritten && !req.upload {
-				return nil, fmt.Errorf("wecom: %w (not retried): %w", middleware.ErrMaybeDelivered, err)
-			}
-			if ctxErr := ctx.Err(); ctxErr != nil {
-				return nil, fmt.Errorf("wecom: %w", err)
-			}
-			lastErr = fmt.Errorf("wecom: %w", err)
-		} else {
-			r, err := decodeReply(resp)
-			if err == nil {
-				return r, nil
-			}
-			lastErr = err
-			var api *middleware.APIError
-			errors.As(err, &api)
-			switch {
-			case errors.Is(err, middleware.ErrMaybeDelivered):
-				if !req.upload {
-					return nil, err
-				}
-			case retryable(api.Code):
-			case api.Code == 45009 && !waitedWindow:
-				// Blocked until the minute window passes: wait it out
-				// once, if the deadline allows, and do not count it as an
-				// attempt.
-				waitedWindow = true
-				wait = max(rateWindow, api.RetryAfter)
-				attempt--
-			default:
-				// Everything else, an HTTP 429 included, is final.
-				return nil, err
-			}
+			return judgeTransport(ctx, req, err)
 		}
-		if attempt >= c.retry.Attempts {
-			return nil, lastErr
+		if r, err = decodeReply(resp); err == nil {
+			return retry.Outcome{}
 		}
-		if wait == 0 {
-			wait = c.retry.Delay(attempt)
-		}
-		if !retry.Fits(ctx, wait) {
-			return nil, lastErr
-		}
-		if err := retry.Sleep(ctx, wait); err != nil {
-			return nil, lastErr
-		}
+		return judgeReply(req, err, &waitedWindow)
+	})
+	return r, err
+}
+
+// reader returns req's body from its first byte, for one attempt, and what
+// to call when the attempt is over.
+func (req request) reader(ctx context.Context) (io.Reader, func(), error) {
+	if req.body != nil {
+		return bytes.NewReader(req.body), func() {}, nil
 	}
+	return req.open(ctx)
+}
+
+// judgeTransport decides on a request that got no answer. WeCom does not
+// deduplicate: only positive proof that nothing left makes a message safe
+// to send again; an upload creates no message and may always be retried.
+func judgeTransport(ctx context.Context, req request, err error) retry.Outcome {
+	var he *httpx.Error
+	unwritten := errors.As(err, &he) && !he.Written
+	switch {
+	case !unwritten && !req.upload:
+		return retry.Outcome{Err: fmt.Errorf("wecom: %w (not retried): %w", middleware.ErrMaybeDelivered, err)}
+	case ctx.Err() != nil:
+		return retry.Outcome{Err: fmt.Errorf("wecom: %w", err)}
+	}
+	return retry.Outcome{Err: fmt.Errorf("wecom: %w", err), Retry: true}
+}
+
+// judgeReply decides on a refusal: system busy and the concurrency limit
+// are retried; 45009 blocks until the minute window passes, which is
+// waited out once (if the deadline allows) and not counted as an attempt;
+// everything else, an HTTP 429 included, is final.
+func judgeReply(req request, err error, waitedWindow *bool) retry.Outcome {
+	var api *middleware.APIError
+	errors.As(err, &api)
+	switch {
+	case errors.Is(err, middleware.ErrMaybeDelivered):
+		return retry.Outcome{Err: err, Retry: req.upload}
+	case retryable(api.Code):
+		return retry.Outcome{Err: err, Retry: true}
+	case api.Code == 45009 && !*waitedWindow:
+		*waitedWindow = true
+		return retry.Outcome{Err: err, Retry: true, Free: true, Wait: max(rateWindow, api.RetryAfter)}
+	}
+	return retry.Outcome{Err: err}
 }

@@ -57,3 +57,44 @@ func New(prefix string, attempts int, backoff time.Duration) (Policy, error) {
 	}
 	return Policy{Attempts: attempts, Backoff: backoff}, nil
 }
+
+// Outcome is what one attempt decided.
+type Outcome struct {
+	// Err is the attempt's failure; nil ends Run with success.
+	Err error
+	// Retry says the failure is safe to try again.
+	Retry bool
+	// Wait is the least time before the next attempt (a Retry-After, a
+	// rate window), on top of which the backoff applies.
+	Wait time.Duration
+	// Free marks a retry that does not count as an attempt and takes no
+	// backoff, only Wait: a signature renewed, a rate window waited out.
+	Free bool
+}
+
+// Run calls attempt until it succeeds or gives a final outcome, until the
+// attempts are spent, or until the next wait would pass ctx's deadline or
+// ctx ends while waiting; then it returns the last attempt's error.
+// Between counted attempts it waits the longer of the jittered backoff and
+// Outcome.Wait. n is the number of the counted attempt, from 1.
+func (p Policy) Run(ctx context.Context, attempt func(n int) Outcome) error {
+	for n := 1; ; {
+		o := attempt(n)
+		switch {
+		case o.Err == nil:
+			return nil
+		case !o.Retry:
+			return o.Err
+		case !o.Free && n >= p.Attempts:
+			return o.Err
+		}
+		wait := o.Wait
+		if !o.Free {
+			wait = max(wait, p.Delay(n))
+			n++
+		}
+		if !Fits(ctx, wait) || Sleep(ctx, wait) != nil {
+			return o.Err
+		}
+	}
+}
