@@ -196,32 +196,14 @@ func (c *Client) resolve(ctx context.Context, imType, accountID string) (Account
 	accounts := c.accounts
 	c.mu.RUnlock()
 
-	find := func(id string) *accountState {
-		for _, s := range accounts {
-			if s.ID == id {
-				return s
-			}
-		}
-		return nil
-	}
-
 	// Rule 1.
 	if accountID != "" {
-		s := find(accountID)
-		switch {
-		case s == nil:
-			return Account{}, fmt.Errorf("%w: %q is not registered", ErrUnknownAccount, accountID)
-		case s.IM != imType:
-			return Account{}, fmt.Errorf("%w: %q sends for IM %q, not %q", ErrUnknownAccount, accountID, s.IM, imType)
-		case !s.online:
-			return Account{}, fmt.Errorf("%w: %q", ErrAccountOffline, accountID)
-		}
-		return s.Account, nil
+		return explicitAccount(accounts, imType, accountID)
 	}
 
 	// Rule 2.
 	if o, ok := OriginFrom(ctx); ok && o.Kind == OriginMessage && o.IM == imType && o.AccountID != "" {
-		if s := find(o.AccountID); s != nil && s.IM == imType && s.online {
+		if s := findAccount(accounts, o.AccountID); s != nil && s.IM == imType && s.online {
 			return s.Account, nil
 		}
 	}
@@ -247,4 +229,28 @@ func (c *Client) resolve(ctx context.Context, imType, accountID string) (Account
 		}
 	}
 	return Account{}, fmt.Errorf("%w: every account of IM %q is offline", ErrAccountOffline, imType)
+}
+
+// explicitAccount is rule 1: the account named, or why it cannot send.
+// Never a silent fallback.
+func explicitAccount(accounts []*accountState, imType, id string) (Account, error) {
+	s := findAccount(accounts, id)
+	switch {
+	case s == nil:
+		return Account{}, fmt.Errorf("%w: %q is not registered", ErrUnknownAccount, id)
+	case s.IM != imType:
+		return Account{}, fmt.Errorf("%w: %q sends for IM %q, not %q", ErrUnknownAccount, id, s.IM, imType)
+	case !s.online:
+		return Account{}, fmt.Errorf("%w: %q", ErrAccountOffline, id)
+	}
+	return s.Account, nil
+}
+
+func findAccount(accounts []*accountState, id string) *accountState {
+	for _, s := range accounts {
+		if s.ID == id {
+			return s
+		}
+	}
+	return nil
 }

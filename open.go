@@ -113,24 +113,30 @@ func (m *Message) MediaSize(i int) (size int64, ok bool) {
 // video thumbnail, as the Client checks Items: well formed, and allowed by
 // the call's SourcePolicy. It does no network I/O.
 func (m *Message) CheckSource(it Item) error {
+	_, err := m.extraSource(it)
+	return err
+}
+
+// extraSource parses an item outside Items under the call's policy.
+func (m *Message) extraSource(it Item) (*source, error) {
 	if err := checkName("Name", it.Name); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkMIME("MIME", it.MIME); err != nil {
-		return err
+		return nil, err
 	}
-	_, err := prepareSource(it, m.sourcePolicy())
-	return err
+	return prepareSource(it, m.sourcePolicy())
 }
 
 // OpenSource opens a media item that is not one of Items, such as a video
 // thumbnail, the way OpenMedia does, under the call's SourcePolicy and
 // with its HTTP client. Its Media.Index is -1.
 func (m *Message) OpenSource(ctx context.Context, it Item, limit int64) (*Media, error) {
-	if err := m.CheckSource(it); err != nil {
+	src, err := m.extraSource(it)
+	if err != nil {
 		return nil, err
 	}
-	tmp := &Message{Items: []Item{it}, fetch: m.fetch, policy: m.policy}
+	tmp := &Message{Items: []Item{it}, fetch: m.fetch, policy: m.policy, sources: []*source{src}}
 	md, err := tmp.OpenMedia(ctx, 0, limit)
 	if md != nil {
 		md.Index = -1
@@ -229,9 +235,43 @@ func openLocal(ctx context.Context, md *Media, src *source, it Item) error {
 // memory: a body of unknown length is counted as it streams past (and
 // refused as soon as it passes limit), then fetched again when read.
 func (m *Message) openURL(ctx context.Context, md *Media, src *source, it Item, limit int64) (name, declared string, err error) {
-	i := md.Index
+	get := m.getter(src, it, md.Index)
+	resp, err := get(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	name = src.baseName
+	if cd := resp.Header.Get("Content-Disposition"); cd != "" {
+		if _, params, err := mime.ParseMediaType(cd); err == nil && params["filename"] != "" {
+			name = cleanName(path.Base(params["filename"]))
+		}
+	}
+	declared = resp.Header.Get("Content-Type")
+	n, err := readHead(resp, md, it, limit)
+	if err != nil {
+		return "", "", err
+	}
+	md.Size = n
+	md.reopen = func(ctx context.Context) (io.ReadCloser, error) {
+		resp, err := get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if resp.ContentLength >= 0 && resp.ContentLength != n {
+			resp.Body.Close()
+			return nil, fmt.Errorf("%w: item %d: %s changed size between reads", ErrInvalidItem, md.Index, describe(it))
+		}
+		return &exactReader{r: resp.Body, c: resp.Body, left: n}, nil
+	}
+	return name, declared, nil
+}
+
+// getter returns the GET of a URL source under the call's SourcePolicy;
+// a non-2xx answer is an error with its status, and no error holds the
+// URL's query.
+func (m *Message) getter(src *source, it Item, i int) func(context.Context) (*http.Response, error) {
 	hc := m.HTTPClient()
-	get := func(ctx context.Context) (*http.Response, error) {
+	return func(ctx context.Context) (*http.Response, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.url.String(), nil)
 		if err != nil {
 			return nil, fmt.Errorf("%w: item %d: %s: %w", ErrInvalidItem, i, describe(it), unwrapURLError(err))
@@ -247,21 +287,16 @@ func (m *Message) openURL(ctx context.Context, md *Media, src *source, it Item, 
 		}
 		return resp, nil
 	}
-	resp, err := get(ctx)
-	if err != nil {
-		return "", "", err
-	}
-	name = src.baseName
-	if cd := resp.Header.Get("Content-Disposition"); cd != "" {
-		if _, params, err := mime.ParseMediaType(cd); err == nil && params["filename"] != "" {
-			name = cleanName(path.Base(params["filename"]))
-		}
-	}
-	declared = resp.Header.Get("Content-Type")
-	n := resp.ContentLength
+}
+
+// readHead reads the first 512 bytes of resp into md and returns the
+// size. With a Content-Length, the rest stays pending for the first Open;
+// without one, the rest is counted, keeping none of it, up to limit.
+func readHead(resp *http.Response, md *Media, it Item, limit int64) (int64, error) {
+	i, n := md.Index, resp.ContentLength
 	if limit > 0 && n > limit {
 		resp.Body.Close()
-		return "", "", fmt.Errorf("%w: item %d (%s): %d bytes, the limit is %d", ErrTooLarge, i, it.Type, n, limit)
+		return 0, fmt.Errorf("%w: item %d (%s): %d bytes, the limit is %d", ErrTooLarge, i, it.Type, n, limit)
 	}
 	head := make([]byte, sniffLen)
 	if n >= 0 {
@@ -270,39 +305,26 @@ func (m *Message) openURL(ctx context.Context, md *Media, src *source, it Item, 
 	got, err := io.ReadFull(resp.Body, head)
 	if err != nil && !(n < 0 && (err == io.EOF || err == io.ErrUnexpectedEOF)) {
 		resp.Body.Close()
-		return "", "", fmt.Errorf("%w: item %d: reading %s: %w", ErrInvalidItem, i, describe(it), err)
+		return 0, fmt.Errorf("%w: item %d: reading %s: %w", ErrInvalidItem, i, describe(it), err)
 	}
 	md.head = head[:got]
-	if n < 0 {
-		// Unknown length: count the rest, keeping none of it.
-		r := io.Reader(resp.Body)
-		if limit > 0 {
-			r = io.LimitReader(resp.Body, limit+1-int64(got))
-		}
-		rest, err := io.Copy(io.Discard, r)
-		resp.Body.Close()
-		if err != nil {
-			return "", "", fmt.Errorf("item %d: reading %s: %w", i, describe(it), err)
-		}
-		if n = int64(got) + rest; limit > 0 && n > limit {
-			return "", "", fmt.Errorf("%w: item %d (%s): more than %d bytes", ErrTooLarge, i, it.Type, limit)
-		}
-	} else {
+	if n >= 0 {
 		md.pending = &exactReader{r: io.MultiReader(bytes.NewReader(md.head), resp.Body), c: resp.Body, left: n}
+		return n, nil
 	}
-	md.Size = n
-	md.reopen = func(ctx context.Context) (io.ReadCloser, error) {
-		resp, err := get(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if resp.ContentLength >= 0 && resp.ContentLength != n {
-			resp.Body.Close()
-			return nil, fmt.Errorf("%w: item %d: %s changed size between reads", ErrInvalidItem, i, describe(it))
-		}
-		return &exactReader{r: resp.Body, c: resp.Body, left: n}, nil
+	defer resp.Body.Close()
+	r := io.Reader(resp.Body)
+	if limit > 0 {
+		r = io.LimitReader(resp.Body, limit+1-int64(got))
 	}
-	return name, declared, nil
+	rest, err := io.Copy(io.Discard, r)
+	if err != nil {
+		return 0, fmt.Errorf("item %d: reading %s: %w", i, describe(it), err)
+	}
+	if n = int64(got) + rest; limit > 0 && n > limit {
+		return 0, fmt.Errorf("%w: item %d (%s): more than %d bytes", ErrTooLarge, i, it.Type, limit)
+	}
+	return n, nil
 }
 
 func unwrapURLError(err error) error {

@@ -58,9 +58,6 @@ func describe(it Item) string {
 
 // prepareSource checks it under policy p without network I/O.
 func prepareSource(it Item, p SourcePolicy) (*source, error) {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrInvalidItem, describe(it), fmt.Sprintf(format, args...))
-	}
 	s := it.Source
 	switch {
 	case s == "" && it.Data == nil:
@@ -69,38 +66,17 @@ func prepareSource(it Item, p SourcePolicy) (*source, error) {
 		return &source{kind: srcMemory, data: it.Data}, nil
 	case it.Data != nil:
 		return nil, fmt.Errorf("%w: %s item has both Source and Data", ErrInvalidItem, it.Type)
-	case strings.HasPrefix(s, "base64://"):
-		b, err := decodeBase64(s[len("base64://"):])
-		if err != nil {
-			return nil, bad("invalid base64 at byte %d", badOffset(err))
-		}
-		return &source{kind: srcMemory, data: b}, nil
-	case strings.HasPrefix(s, "data:"):
-		meta, payload, ok := strings.Cut(s[len("data:"):], ",")
-		if !ok || !strings.HasSuffix(meta, ";base64") {
-			return nil, bad(`a data URI must read "data:<mime>;base64,<data>"`)
-		}
-		b, err := decodeBase64(payload)
-		if err != nil {
-			return nil, bad("invalid base64 at byte %d", badOffset(err))
-		}
-		return &source{kind: srcMemory, data: b, declared: strings.TrimSuffix(meta, ";base64")}, nil
-	case strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://"):
-		u, err := url.Parse(s)
-		if err != nil || u.Host == "" {
-			return nil, bad("not a valid URL")
-		}
-		if err := p.checkURL(u); err != nil {
-			return nil, bad("%v", err)
-		}
-		return &source{kind: srcURL, url: u, baseName: urlBase(u)}, nil
+	case strings.HasPrefix(s, "base64://"), strings.HasPrefix(s, "data:"):
+		return inlineSource(it)
+	case strings.HasPrefix(s, "http://"), strings.HasPrefix(s, "https://"):
+		return urlSource(it, p)
 	case strings.HasPrefix(s, "file://"):
 		if !p.LocalFiles {
-			return nil, bad("%v", refused("local files are not allowed"))
+			return nil, badSource(it, "%v", refused("local files are not allowed"))
 		}
 		u, err := url.Parse(s)
 		if err != nil || (u.Host != "" && u.Host != "localhost") {
-			return nil, bad("a file URL must be file:///absolute/path")
+			return nil, badSource(it, "a file URL must be file:///absolute/path")
 		}
 		return fileSource(it, u.Path)
 	case strings.Contains(s, "://"):
@@ -111,9 +87,46 @@ func prepareSource(it Item, p SourcePolicy) (*source, error) {
 		return nil, fmt.Errorf("%w: source scheme %q is not supported (use http, https, file, base64 or data)", ErrInvalidItem, scheme)
 	}
 	if !p.LocalFiles {
-		return nil, bad("%v", refused("local files are not allowed"))
+		return nil, badSource(it, "%v", refused("local files are not allowed"))
 	}
 	return fileSource(it, s)
+}
+
+// badSource is ErrInvalidItem naming the source without its payload.
+func badSource(it Item, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalidItem, describe(it), fmt.Sprintf(format, args...))
+}
+
+// inlineSource decodes base64:// and data: sources, which every policy
+// allows: their bytes come with them.
+func inlineSource(it Item) (*source, error) {
+	payload, declared := strings.TrimPrefix(it.Source, "base64://"), ""
+	if meta, ok := strings.CutPrefix(it.Source, "data:"); ok {
+		var hasComma bool
+		meta, payload, hasComma = strings.Cut(meta, ",")
+		if !hasComma || !strings.HasSuffix(meta, ";base64") {
+			return nil, badSource(it, `a data URI must read "data:<mime>;base64,<data>"`)
+		}
+		declared = strings.TrimSuffix(meta, ";base64")
+	}
+	b, err := decodeBase64(payload)
+	if err != nil {
+		return nil, badSource(it, "invalid base64 at byte %d", badOffset(err))
+	}
+	return &source{kind: srcMemory, data: b, declared: declared}, nil
+}
+
+// urlSource parses an http(s) source and checks what the policy can know
+// of it before a connection.
+func urlSource(it Item, p SourcePolicy) (*source, error) {
+	u, err := url.Parse(it.Source)
+	if err != nil || u.Host == "" {
+		return nil, badSource(it, "not a valid URL")
+	}
+	if err := p.checkURL(u); err != nil {
+		return nil, badSource(it, "%v", err)
+	}
+	return &source{kind: srcURL, url: u, baseName: urlBase(u)}, nil
 }
 
 func fileSource(it Item, p string) (*source, error) {

@@ -173,9 +173,20 @@ type ImageTextArea struct {
 
 // Validate checks the card against WeCom's documented limits.
 func (t *TemplateCard) Validate() error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: wecom: template_card: %s", middleware.ErrInvalidItem, fmt.Sprintf(format, args...))
+	if err := t.validateType(); err != nil {
+		return err
 	}
+	return t.validateLimits()
+}
+
+func badCard(format string, args ...any) error {
+	return fmt.Errorf("%w: wecom: template_card: %s", middleware.ErrInvalidItem, fmt.Sprintf(format, args...))
+}
+
+// validateType checks what each card type requires, and the card action
+// every card needs.
+func (t *TemplateCard) validateType() error {
+	bad := badCard
 	switch t.CardType {
 	case "text_notice":
 		if (t.MainTitle == nil || t.MainTitle.Title == "") && t.SubTitleText == "" {
@@ -197,6 +208,12 @@ func (t *TemplateCard) Validate() error {
 	if t.CardAction.Type == 1 && t.CardAction.URL == "" || t.CardAction.Type == 2 && t.CardAction.AppID == "" {
 		return bad("CardAction of type %d lacks its URL or AppID", t.CardAction.Type)
 	}
+	return nil
+}
+
+// validateLimits checks the documented counts and ranges.
+func (t *TemplateCard) validateLimits() error {
+	bad := badCard
 	if t.Source != nil && (t.Source.DescColor < 0 || t.Source.DescColor > 3) {
 		return bad("Source.DescColor must be 0..3")
 	}
