@@ -177,8 +177,7 @@ func BenchmarkTIMSendmsg(b *testing.B) {
 	for _, g := range []int{1, 8} {
 		for _, kind := range []string{"raw", "sdk"} {
 			b.Run(fmt.Sprintf("%s/g%d", kind, g), func(b *testing.B) {
-				tim := imtest.NewTIM(timApp, timSecret, timAdmin)
-				tim.SetRecording(false)
+				tim := imtest.NewTIM(imtest.WithTIMApp(timApp, timSecret, timAdmin), imtest.WithTIMRecording(false))
 				defer tim.Close()
 				tr := transport()
 				defer tr.CloseIdleConnections()

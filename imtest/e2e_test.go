@@ -50,7 +50,7 @@ type env struct {
 
 func newEnv(t *testing.T, wopts []wecom.Option, topts []timchat.Option) *env {
 	t.Helper()
-	e := &env{wc: imtest.NewWeCom(), tim: imtest.NewTIM(appID, secret, admin), host: imtest.NewMediaHost(), dir: t.TempDir()}
+	e := &env{wc: imtest.NewWeCom(), tim: imtest.NewTIM(imtest.WithTIMApp(appID, secret, admin)), host: imtest.NewMediaHost(), dir: t.TempDir()}
 	t.Cleanup(func() { e.wc.Close(); e.tim.Close(); e.host.Close() })
 	var err error
 	e.w, err = wecom.New(e.wc.Key, append([]wecom.Option{wecom.WithBaseURL(e.wc.URL), wecom.WithRateLimit(0), wecom.WithRetry(3, time.Millisecond)}, wopts...)...)
@@ -316,7 +316,7 @@ func TestEmulatorsCatchMistakes(t *testing.T) {
 	assert.Contains(t, post(strings.Replace(upload, "type=file", "type=voice", 1), "multipart/form-data; boundary=B", good), `"errcode":40004`, "voice must be AMR")
 
 	// TIM: wrong key spelling, a bad signature, a second custom element.
-	tim := imtest.NewTIM(appID, secret, admin)
+	tim := imtest.NewTIM(imtest.WithTIMApp(appID, secret, admin))
 	defer tim.Close()
 	sig, err := timchat.GenUserSig(appID, secret, admin, time.Now(), time.Hour)
 	require.NoError(t, err)

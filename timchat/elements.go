@@ -1,17 +1,12 @@
 package timchat
 
-import "encoding/json"
-
 // Element type names, as TIM spells them.
 const (
-	TypeText     = "TIMTextElem"
-	TypeLocation = "TIMLocationElem"
-	TypeFace     = "TIMFaceElem"
-	TypeCustom   = "TIMCustomElem"
-	TypeSound    = "TIMSoundElem"
-	TypeImage    = "TIMImageElem"
-	TypeFile     = "TIMFileElem"
-	TypeVideo    = "TIMVideoFileElem"
+	TypeText  = "TIMTextElem"
+	TypeSound = "TIMSoundElem"
+	TypeImage = "TIMImageElem"
+	TypeFile  = "TIMFileElem"
+	TypeVideo = "TIMVideoFileElem"
 )
 
 // Element is one MsgBody entry. Each content type below has the exact key
@@ -23,71 +18,9 @@ type Element struct {
 	MsgContent any    `json:"MsgContent"`
 }
 
-// UnmarshalJSON decodes MsgContent into the struct of its MsgType.
-func (e *Element) UnmarshalJSON(b []byte) error {
-	var raw struct {
-		MsgType    string          `json:"MsgType"`
-		MsgContent json.RawMessage `json:"MsgContent"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	e.MsgType = raw.MsgType
-	var c any
-	switch raw.MsgType {
-	case TypeText:
-		c = &TextElem{}
-	case TypeLocation:
-		c = &LocationElem{}
-	case TypeFace:
-		c = &FaceElem{}
-	case TypeCustom:
-		c = &CustomElem{}
-	case TypeSound:
-		c = &SoundElem{}
-	case TypeImage:
-		c = &ImageElem{}
-	case TypeFile:
-		c = &FileElem{}
-	case TypeVideo:
-		c = &VideoElem{}
-	default:
-		var m map[string]any
-		c = &m
-	}
-	if len(raw.MsgContent) > 0 {
-		if err := json.Unmarshal(raw.MsgContent, c); err != nil {
-			return err
-		}
-	}
-	e.MsgContent = c
-	return nil
-}
-
 // TextElem is a text message.
 type TextElem struct {
 	Text string `json:"Text"`
-}
-
-// LocationElem is a location.
-type LocationElem struct {
-	Desc      string  `json:"Desc"`
-	Latitude  float64 `json:"Latitude"`
-	Longitude float64 `json:"Longitude"`
-}
-
-// FaceElem is an emoji.
-type FaceElem struct {
-	Index int    `json:"Index"`
-	Data  string `json:"Data"`
-}
-
-// CustomElem is app-defined data. A message holds at most one.
-type CustomElem struct {
-	Data  string `json:"Data"`
-	Desc  string `json:"Desc,omitempty"`
-	Ext   string `json:"Ext,omitempty"`
-	Sound string `json:"Sound,omitempty"`
 }
 
 // SoundElem is a voice message.

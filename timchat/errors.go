@@ -13,8 +13,8 @@ import (
 // for the product, Tencent Cloud Chat).
 const IM = "tim"
 
-// ErrorEntry is a per-recipient failure of batchsendmsg.
-type ErrorEntry struct {
+// errorEntry is a per-recipient failure of batchsendmsg.
+type errorEntry struct {
 	ToAccount string `json:"To_Account"`
 	ErrorCode int    `json:"ErrorCode"`
 }
@@ -24,7 +24,7 @@ type reply struct {
 	ActionStatus string       `json:"ActionStatus"`
 	ErrorCode    *int         `json:"ErrorCode"`
 	ErrorInfo    string       `json:"ErrorInfo"`
-	ErrorList    []ErrorEntry `json:"ErrorList"`
+	ErrorList    []errorEntry `json:"ErrorList"`
 	MsgTime      int64        `json:"MsgTime"`
 	MsgKey       string       `json:"MsgKey"`
 	MsgSeq       uint64       `json:"MsgSeq"`

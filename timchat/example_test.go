@@ -10,7 +10,7 @@ import (
 )
 
 func ExampleNew() {
-	tim := imtest.NewTIM(1400000000, "secret-key", "administrator") // stands in for the REST API
+	tim := imtest.NewTIM(imtest.WithTIMApp(1400000000, "secret-key", "administrator")) // stands in for the REST API
 	defer tim.Close()
 	host := imtest.NewMediaHost() // stands in for COS or S3
 	defer host.Close()

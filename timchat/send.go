@@ -21,8 +21,8 @@ const (
 	pushSpacing = time.Second // timpush/push calls must be further apart
 )
 
-// GroupAt mentions a group member (or everyone) in a group message.
-type GroupAt struct {
+// groupAt mentions a group member (or everyone) in a group message.
+type groupAt struct {
 	GroupAtAllFlag int    `json:"GroupAtAllFlag"`
 	GroupAtAccount string `json:"GroupAt_Account,omitempty"`
 }
@@ -45,7 +45,7 @@ type groupBody struct {
 	FromAccount     string           `json:"From_Account,omitempty"`
 	MsgBody         []Element        `json:"MsgBody"`
 	OnlineOnlyFlag  int              `json:"OnlineOnlyFlag,omitempty"`
-	GroupAtInfo     []GroupAt        `json:"GroupAtInfo,omitempty"`
+	GroupAtInfo     []groupAt        `json:"GroupAtInfo,omitempty"`
 	CloudCustomData string           `json:"CloudCustomData,omitempty"`
 	OfflinePushInfo *OfflinePushInfo `json:"OfflinePushInfo,omitempty"`
 }
@@ -242,9 +242,9 @@ func (c *Client) deliver(ctx context.Context, msg *middleware.Message, o *sendOp
 	case o.broadcast:
 		return c.broadcast(ctx, msg, o, body, offline)
 	case len(groups) > 0:
-		var at []GroupAt
+		var at []groupAt
 		for _, u := range users {
-			at = append(at, GroupAt{GroupAtAccount: u})
+			at = append(at, groupAt{GroupAtAccount: u})
 		}
 		return fanOut(groups, func(g string) error {
 			b := groupBody{GroupID: g, Random: rand.Uint32(), FromAccount: o.fromAccount, MsgBody: body,

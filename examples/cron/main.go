@@ -27,7 +27,7 @@ func main() {
 
 	wc := imtest.NewWeCom()
 	defer wc.Close()
-	tim := imtest.NewTIM(1400000000, "cron-secret", "administrator")
+	tim := imtest.NewTIM(imtest.WithTIMApp(1400000000, "cron-secret", "administrator"))
 	defer tim.Close()
 
 	ops, err := wecom.New(wc.Key, wecom.WithBaseURL(wc.URL), wecom.WithRateLimit(0))

@@ -313,7 +313,7 @@ func newSetup() (*setup, error) {
 		s.mediaBase = os.Getenv("TIM_MEDIA_BASE")
 		s.emulated = append(s.emulated, "real Tencent Cloud IM")
 	} else {
-		s.tim = imtest.NewTIM(1400000000, "quickstart-secret-key", "administrator")
+		s.tim = imtest.NewTIM(imtest.WithTIMApp(1400000000, "quickstart-secret-key", "administrator"))
 		host := imtest.NewMediaHost()
 		s.cleanup = append(s.cleanup, s.tim.Close, host.Close)
 		tc, err = timchat.New(timchat.Config{SDKAppID: 1400000000, SecretKey: "quickstart-secret-key", Admin: "administrator", BaseURL: s.tim.URL},
