@@ -2,7 +2,6 @@ package imtest
 
 import (
 	"bytes"
-	"crypto/md5"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -11,6 +10,7 @@ import (
 	"hash/maphash"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -219,69 +219,86 @@ func (w *WeCom) send(r *http.Request) []byte {
 	if err != nil {
 		return weComErr(-1, "system busy")
 	}
-	// The same body may not be in flight twice.
-	h := maphash.Bytes(w.seed, raw)
-	w.mu.Lock()
-	if w.inflight[h] {
-		w.mu.Unlock()
+	release, ok := w.acquire(raw)
+	if !ok {
 		return weComErr(45033, "api concurrent out of limit")
 	}
-	w.inflight[h] = true
-	w.mu.Unlock()
-	defer func() {
-		w.mu.Lock()
-		delete(w.inflight, h)
-		w.mu.Unlock()
-	}()
-
+	defer release()
 	var b weComBody
 	if err := json.Unmarshal(raw, &b); err != nil {
 		return weComErr(40008, "invalid message type")
 	}
+	chats, code, errmsg := chatsOf(&b)
+	if code != 0 {
+		return weComErr(code, errmsg)
+	}
 	msg := WeComMessage{Type: b.MsgType, ChatID: b.ChatID, VisibleTo: b.VisibleToUser, PostID: b.PostID, Body: raw}
+	if code, errmsg := w.decode(&b, &msg); code != 0 {
+		return weComErr(code, errmsg)
+	}
+	return w.admit(chats, msg)
+}
+
+// acquire marks a body in flight: the same body may not be in flight
+// twice (45033).
+func (w *WeCom) acquire(raw []byte) (release func(), ok bool) {
+	h := maphash.Bytes(w.seed, raw)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.inflight[h] {
+		return nil, false
+	}
+	w.inflight[h] = true
+	return func() {
+		w.mu.Lock()
+		delete(w.inflight, h)
+		w.mu.Unlock()
+	}, true
+}
+
+// chatsOf checks chatid (at most 100 ids) and visible_to_user (exactly one
+// chat); "" stands for the bot's own group.
+func chatsOf(b *weComBody) ([]string, int, string) {
 	chats := []string{""}
 	if b.ChatID != "" {
 		chats = strings.Split(b.ChatID, "|")
 		if len(chats) > 100 {
-			return weComErr(93006, "invalid chatid: more than 100")
+			return nil, 93006, "invalid chatid: more than 100"
 		}
 		for _, c := range chats {
 			if c == "" {
-				return weComErr(93006, "invalid chatid")
+				return nil, 93006, "invalid chatid"
 			}
 		}
 	}
 	if b.VisibleToUser != "" && (len(chats) != 1 || chats[0] == "") {
-		return weComErr(40058, "visible_to_user needs exactly one chatid")
+		return nil, 40058, "visible_to_user needs exactly one chatid"
 	}
-	if code, errmsg := w.decode(&b, &msg); code != 0 {
-		return weComErr(code, errmsg)
-	}
+	return chats, 0, ""
+}
 
+// admit applies the per-chat minute window (45009 past it) and records
+// the message.
+func (w *WeCom) admit(chats []string, msg WeComMessage) []byte {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := w.now()
-	if w.perMin <= 0 {
-		if !w.noRecord {
-			msg.At = now
-			w.msgs = append(w.msgs, msg)
-		}
-		return weComErr(0, "ok")
-	}
-	for _, c := range chats {
-		recent := w.sent[c][:0]
-		for _, t := range w.sent[c] {
-			if now.Sub(t) < time.Minute {
-				recent = append(recent, t)
+	if w.perMin > 0 {
+		for _, c := range chats {
+			recent := w.sent[c][:0]
+			for _, t := range w.sent[c] {
+				if now.Sub(t) < time.Minute {
+					recent = append(recent, t)
+				}
+			}
+			w.sent[c] = recent
+			if len(recent) >= w.perMin {
+				return weComErr(45009, "api freq out of limit")
 			}
 		}
-		w.sent[c] = recent
-		if len(recent) >= w.perMin {
-			return weComErr(45009, "api freq out of limit")
+		for _, c := range chats {
+			w.sent[c] = append(w.sent[c], now)
 		}
-	}
-	for _, c := range chats {
-		w.sent[c] = append(w.sent[c], now)
 	}
 	if !w.noRecord {
 		msg.At = now
@@ -290,124 +307,6 @@ func (w *WeCom) send(r *http.Request) []byte {
 	return weComErr(0, "ok")
 }
 
-// decode checks the fields of b's msgtype and fills msg.
-func (w *WeCom) decode(b *weComBody, msg *WeComMessage) (int, string) {
-	switch b.MsgType {
-	case "text":
-		if b.Text == nil || b.Text.Content == "" {
-			return 44004, "empty content"
-		}
-		if len(b.Text.Content) > 2048 {
-			return 45002, "content size out of limit"
-		}
-		msg.Content, msg.Mentions, msg.MentionMobiles = b.Text.Content, b.Text.MentionedList, b.Text.MentionedMobileList
-	case "markdown":
-		if b.Markdown == nil || b.Markdown.Content == "" {
-			return 44004, "empty content"
-		}
-		if len(b.Markdown.Content) > 4096 {
-			return 40058, "markdown.content exceed max length 4096"
-		}
-		for _, a := range b.Markdown.Attachments {
-			var at struct {
-				Actions []map[string]any `json:"actions"`
-			}
-			if json.Unmarshal(a, &at) != nil {
-				return 40058, "invalid attachments"
-			}
-			// "一个attachment中最多支持20个action"
-			if len(at.Actions) > 20 {
-				return 40058, "too many actions in an attachment"
-			}
-		}
-		msg.Content = b.Markdown.Content
-	case "markdown_v2":
-		if b.MarkdownV2 == nil || b.MarkdownV2.Content == "" {
-			return 44004, "empty content"
-		}
-		if len(b.MarkdownV2.Content) > 4096 {
-			return 40058, "markdown_v2.content exceed max length 4096"
-		}
-		msg.Content = b.MarkdownV2.Content
-	case "image":
-		if b.Image == nil {
-			return 40058, "missing image"
-		}
-		data, err := base64.StdEncoding.DecodeString(b.Image.Base64)
-		if err != nil || len(data) == 0 {
-			return 40058, "invalid base64"
-		}
-		sum := md5.Sum(data)
-		if hex.EncodeToString(sum[:]) != strings.ToLower(b.Image.MD5) {
-			return 301019, "media md5 not match"
-		}
-		if len(data) > 2<<20 {
-			return 40009, "invalid image size"
-		}
-		if !bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")) && !bytes.HasPrefix(data, []byte("\xff\xd8\xff")) {
-			return 40004, "invalid media type: only JPG and PNG"
-		}
-		msg.Image = data
-	case "file", "voice":
-		ref := b.File
-		if b.MsgType == "voice" {
-			ref = b.Voice
-		}
-		if ref == nil || ref.MediaID == "" {
-			return 40058, "missing media_id"
-		}
-		w.mu.Lock()
-		m, ok := w.media[ref.MediaID]
-		w.mu.Unlock()
-		if !ok || w.now().Sub(m.at) >= 72*time.Hour {
-			return 40007, "invalid media_id"
-		}
-		if b.MsgType == "voice" && m.typ != "voice" {
-			return 40007, "invalid media_id: not a voice upload"
-		}
-		msg.FileName, msg.File = m.name, m.data
-	case "miniprogram":
-		mp := b.MiniProgram
-		switch {
-		case mp == nil || mp.Title == "" || mp.PicMediaID == "" || mp.AppID == "" || mp.Page == "":
-			return 40058, "miniprogram needs title, pic_media_id, appid and page"
-		case len(mp.Title) > 64:
-			return 40058, "miniprogram.title exceed max length 64"
-		}
-		w.mu.Lock()
-		m, ok := w.media[mp.PicMediaID]
-		w.mu.Unlock()
-		if !ok || w.now().Sub(m.at) >= 72*time.Hour {
-			return 40007, "invalid media_id"
-		}
-		msg.Content, msg.FileName, msg.File = mp.Title, m.name, m.data
-	case "news":
-		if b.News == nil || len(b.News.Articles) == 0 || len(b.News.Articles) > 8 {
-			return 45008, "invalid articles count"
-		}
-		for _, a := range b.News.Articles {
-			for k, v := range a {
-				if v == nil {
-					return 40058, "invalid parameter: null " + k
-				}
-			}
-			if a["title"] == nil || a["url"] == nil {
-				return 40058, "title and url are required"
-			}
-		}
-	case "template_card":
-		ct, _ := b.TemplateCard["card_type"].(string)
-		if ct != "text_notice" && ct != "news_notice" {
-			return 40058, "invalid card_type"
-		}
-		if b.TemplateCard["card_action"] == nil {
-			return 40058, "card_action is required"
-		}
-	default:
-		return 40008, "invalid message type"
-	}
-	return 0, ""
-}
 
 func (w *WeCom) upload(r *http.Request) []byte {
 	q := r.URL.Query()
@@ -425,48 +324,68 @@ func (w *WeCom) upload(r *http.Request) []byte {
 	if err != nil {
 		return weComErr(44001, "empty media data: not multipart")
 	}
+	name, data, code, errmsg := mediaPart(mr)
+	if code == 0 {
+		code, errmsg = checkMedia(typ, data)
+	}
+	if code != 0 {
+		return weComErr(code, errmsg)
+	}
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	mediaID := base64.RawURLEncoding.EncodeToString(id[:])
+	w.mu.Lock()
+	now := w.now()
+	w.media[mediaID] = weComMedia{typ: typ, name: name, data: data, at: now}
+	w.mu.Unlock()
+	b, _ := json.Marshal(map[string]any{"errcode": 0, "errmsg": "ok", "type": typ, "media_id": mediaID,
+		"created_at": strconv.FormatInt(now.Unix(), 10)})
+	return b
+}
+
+// mediaPart reads the part named media: a raw UTF-8 quoted filename (an
+// RFC 2231 filename*= is not understood: 44001) and filelength equal to
+// the bytes that follow.
+func mediaPart(mr *multipart.Reader) (name string, data []byte, code int, errmsg string) {
 	for {
 		part, err := mr.NextPart()
 		if err != nil {
-			return weComErr(44001, "empty media data: no part named media")
+			return "", nil, 44001, "empty media data: no part named media"
 		}
 		if part.FormName() != "media" {
 			continue
 		}
 		cd := part.Header.Get("Content-Disposition")
 		if strings.Contains(cd, "filename*=") || !strings.Contains(cd, `filename="`) {
-			return weComErr(44001, "empty media data: filename must be a raw UTF-8 quoted string")
+			return "", nil, 44001, "empty media data: filename must be a raw UTF-8 quoted string"
 		}
 		_, params, err := mime.ParseMediaType(cd)
 		if err != nil || params["filename"] == "" {
-			return weComErr(44001, "empty media data: bad Content-Disposition")
+			return "", nil, 44001, "empty media data: bad Content-Disposition"
 		}
 		data, err := io.ReadAll(io.LimitReader(part, 20<<20+1))
 		if err != nil {
-			return weComErr(44001, "empty media data")
+			return "", nil, 44001, "empty media data"
 		}
 		if fl, err := strconv.Atoi(params["filelength"]); err != nil || fl != len(data) {
-			return weComErr(44001, fmt.Sprintf("empty media data: filelength %q, got %d bytes", params["filelength"], len(data)))
+			return "", nil, 44001, fmt.Sprintf("empty media data: filelength %q, got %d bytes", params["filelength"], len(data))
 		}
-		switch {
-		case len(data) <= 5:
-			return weComErr(40006, "invalid file size: must be larger than 5 bytes")
-		case typ == "file" && len(data) > 20<<20:
-			return weComErr(40006, "invalid file size")
-		case typ == "voice" && len(data) > 2<<20:
-			return weComErr(40006, "invalid voice size")
-		case typ == "voice" && !bytes.HasPrefix(data, []byte("#!AMR\n")):
-			return weComErr(40004, "invalid media type: voice must be AMR")
-		}
-		var id [12]byte
-		_, _ = rand.Read(id[:])
-		mediaID := base64.RawURLEncoding.EncodeToString(id[:])
-		w.mu.Lock()
-		now := w.now()
-		w.media[mediaID] = weComMedia{typ: typ, name: params["filename"], data: data, at: now}
-		w.mu.Unlock()
-		b, _ := json.Marshal(map[string]any{"errcode": 0, "errmsg": "ok", "type": typ, "media_id": mediaID,
-			"created_at": strconv.FormatInt(now.Unix(), 10)})
-		return b
+		return params["filename"], data, 0, ""
 	}
+}
+
+// checkMedia applies the upload limits: more than 5 bytes, 20 MB for a
+// file, 2 MB of AMR for a voice.
+func checkMedia(typ string, data []byte) (int, string) {
+	switch {
+	case len(data) <= 5:
+		return 40006, "invalid file size: must be larger than 5 bytes"
+	case typ == "file" && len(data) > 20<<20:
+		return 40006, "invalid file size"
+	case typ == "voice" && len(data) > 2<<20:
+		return 40006, "invalid voice size"
+	case typ == "voice" && !bytes.HasPrefix(data, []byte("#!AMR\n")):
+		return 40004, "invalid media type: voice must be AMR"
+	}
+	return 0, ""
 }

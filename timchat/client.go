@@ -166,40 +166,13 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	switch {
-	case cfg.SDKAppID == 0:
-		return nil, errors.New("timchat: Config.SDKAppID is required")
-	case cfg.Admin == "":
-		return nil, errors.New("timchat: Config.Admin is required")
-	case cfg.SecretKey == "" && cfg.UserSig == "":
-		return nil, errors.New("timchat: Config needs SecretKey or UserSig")
-	case cfg.SecretKey != "" && cfg.UserSig != "":
-		return nil, errors.New("timchat: Config has both SecretKey and UserSig; give one")
-	case cfg.Region != "" && cfg.BaseURL != "":
-		return nil, errors.New("timchat: Config has both Region and BaseURL; give one")
-	}
-	base := cfg.BaseURL
-	if base == "" {
-		region := cfg.Region
-		if region == "" {
-			region = "china"
-		}
-		host, ok := regionHosts[strings.ToLower(region)]
-		if !ok {
-			return nil, fmt.Errorf("timchat: unknown Region %q (china, singapore, seoul, frankfurt, siliconvalley, jakarta, tokyo)", cfg.Region)
-		}
-		base = "https://" + host
-	} else if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("timchat: Config.BaseURL %q is not an http(s) URL", base)
-	}
-	if cfg.UserSig != "" {
-		if _, _, err := DecodeUserSig(cfg.UserSig); err != nil {
-			return nil, errors.New("timchat: Config.UserSig is not a UserSig v2")
-		}
+	base, err := cfg.check()
+	if err != nil {
+		return nil, err
 	}
 	c := &Client{
 		cfg:      cfg,
-		base:     strings.TrimRight(base, "/"),
+		base:     base,
 		http:     httpx.Client(o.hc),
 		uploader: o.uploader,
 		retry:    o.retry,
@@ -209,6 +182,47 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 			ttl: o.sigTTL, now: o.now},
 	}
 	return c, nil
+}
+
+// check validates the config and returns the API's base URL.
+func (cfg Config) check() (string, error) {
+	switch {
+	case cfg.SDKAppID == 0:
+		return "", errors.New("timchat: Config.SDKAppID is required")
+	case cfg.Admin == "":
+		return "", errors.New("timchat: Config.Admin is required")
+	case cfg.SecretKey == "" && cfg.UserSig == "":
+		return "", errors.New("timchat: Config needs SecretKey or UserSig")
+	case cfg.SecretKey != "" && cfg.UserSig != "":
+		return "", errors.New("timchat: Config has both SecretKey and UserSig; give one")
+	case cfg.Region != "" && cfg.BaseURL != "":
+		return "", errors.New("timchat: Config has both Region and BaseURL; give one")
+	}
+	if cfg.UserSig != "" {
+		if _, _, err := DecodeUserSig(cfg.UserSig); err != nil {
+			return "", errors.New("timchat: Config.UserSig is not a UserSig v2")
+		}
+	}
+	return cfg.baseURL()
+}
+
+// baseURL is BaseURL, or the host of Region (china by default).
+func (cfg Config) baseURL() (string, error) {
+	if cfg.BaseURL != "" {
+		if u, err := url.Parse(cfg.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return "", fmt.Errorf("timchat: Config.BaseURL %q is not an http(s) URL", cfg.BaseURL)
+		}
+		return strings.TrimRight(cfg.BaseURL, "/"), nil
+	}
+	region := cfg.Region
+	if region == "" {
+		region = "china"
+	}
+	host, ok := regionHosts[strings.ToLower(region)]
+	if !ok {
+		return "", fmt.Errorf("timchat: unknown Region %q (china, singapore, seoul, frankfurt, siliconvalley, jakarta, tokyo)", cfg.Region)
+	}
+	return "https://" + host, nil
 }
 
 // String describes the client without its secrets.

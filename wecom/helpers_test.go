@@ -15,15 +15,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/imbridge/middleware"
-	gold "github.com/imbridge/middleware/internal/golden"
-	"github.com/imbridge/middleware/internal/secretscan"
+	"github.com/imbridge/middleware/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // scan collects every error and log record of the suite through
 // newBackend; TestMain fails the run if the key shows up in any.
-var scan = secretscan.New()
+var scan = testkit.NewCollector()
 
 func TestMain(m *testing.M) {
 	scan.Secret(testKey)
@@ -135,7 +134,7 @@ func newBackend(t *testing.T, m *mockWeCom, opts ...Option) (*Client, *middlewar
 // golden compares got with testdata/name, or rewrites it with -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	gold.JSON(t, name, got, *update)
+	testkit.GoldenJSON(t, name, got, *update)
 }
 
 var bg = context.Background()

@@ -356,7 +356,8 @@ func (c *Client) sendText(ctx context.Context, msg *middleware.Message, o *sendO
 	return err
 }
 
-// errMediaExpired marks a send refused for an unknown or expired media_id.
+// isMediaExpired reports a send refused for an unknown or expired media_id
+// (40007): the upload is done again, once.
 func isMediaExpired(err error) bool {
 	var api *middleware.APIError
 	return errors.As(err, &api) && api.Code == 40007

@@ -1,6 +1,7 @@
-// Package secretscan collects every error and log record a test suite
-// produces, so that one check at the end can prove no secret leaked.
-package secretscan
+// Package testkit holds what the backends' test suites share: a scan that
+// collects every error and log record a suite produces, so that one check
+// at the end proves no secret leaked, and golden request bodies.
+package testkit
 
 import (
 	"bytes"
@@ -22,8 +23,8 @@ type Collector struct {
 	secrets map[string]bool
 }
 
-// New returns an empty Collector.
-func New() *Collector { return &Collector{secrets: map[string]bool{}} }
+// NewCollector returns an empty Collector.
+func NewCollector() *Collector { return &Collector{secrets: map[string]bool{}} }
 
 // Secret registers a value that must never show up, in any of the
 // spellings a server or a library could echo (redact.Spellings).

@@ -1,6 +1,4 @@
-// Package golden compares JSON request bodies with files under testdata/,
-// for the backends' tests.
-package golden
+package testkit
 
 import (
 	"bytes"
@@ -12,9 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// JSON compares got with testdata/name as JSON (key order and spacing do
+// GoldenJSON compares got with testdata/name as JSON (key order and spacing do
 // not matter), or rewrites the file, indented, when update is set.
-func JSON(t *testing.T, name string, got []byte, update bool) {
+func GoldenJSON(t *testing.T, name string, got []byte, update bool) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
 	if update {
