@@ -307,7 +307,6 @@ func (w *WeCom) admit(chats []string, msg WeComMessage) []byte {
 	return weComErr(0, "ok")
 }
 
-
 func (w *WeCom) upload(r *http.Request) []byte {
 	q := r.URL.Query()
 	if q.Get("key") != w.Key {
