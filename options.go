@@ -46,7 +46,8 @@ func newCallConfig(opts []Option) *callConfig {
 	return c
 }
 
-// WithAccountID picks the sending account explicitly (selection rule 1).
+// WithAccountID picks the sending account of this call explicitly
+// (selection rule 1); WithAccount, a ClientOption, registers one.
 // An unknown id, or one of another IM, fails with ErrUnknownAccount; an
 // offline one with ErrAccountOffline. There is never a silent fallback.
 // Default: the account is chosen by the other selection rules.
@@ -179,6 +180,7 @@ type clientConfig struct {
 }
 
 // WithAccount registers an account at construction, as AddAccount does.
+// To pick the account of one call, use the Option WithAccountID.
 func WithAccount(a Account) ClientOption {
 	return func(c *clientConfig) error {
 		c.accounts = append(c.accounts, a)

@@ -107,9 +107,11 @@ type options struct {
 	sigTTL   time.Duration
 }
 
-// WithHTTPClient sends through hc. Default: a client over
-// http.DefaultTransport, looked up at each request (HTTP(S)_PROXY and
-// httpmock.Activate both work).
+// WithHTTPClient sends TIM REST requests through hc, which never follows a
+// redirect whatever its CheckRedirect says. It is not the client that
+// fetches media sources: that is middleware.WithHTTPClient. Default: a
+// client over http.DefaultTransport, looked up at each request
+// (HTTP(S)_PROXY and httpmock.Activate both work).
 func WithHTTPClient(hc *http.Client) Option {
 	return func(o *options) error { o.hc = hc; return nil }
 }

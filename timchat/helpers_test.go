@@ -109,6 +109,51 @@ func (m *mockTIM) bodies(t *testing.T) []map[string]any {
 	return out
 }
 
+// sentTIM is a send body as TIM's docs spell it, decoded for assertions:
+// MsgBody entries keep their MsgContent raw, read with image().
+type sentTIM struct {
+	GroupID   string `json:"GroupId"`
+	MsgRandom uint32 `json:"MsgRandom"`
+	MsgBody   []struct {
+		MsgType    string          `json:"MsgType"`
+		MsgContent json.RawMessage `json:"MsgContent"`
+	} `json:"MsgBody"`
+}
+
+// imageContent is a TIMImageElem's MsgContent, as TIM documents it.
+type imageContent struct {
+	UUID           string `json:"UUID"`
+	ImageFormat    int    `json:"ImageFormat"`
+	ImageInfoArray []struct {
+		Type   int    `json:"Type"`
+		Size   int64  `json:"Size"`
+		Width  int    `json:"Width"`
+		Height int    `json:"Height"`
+		URL    string `json:"URL"`
+	} `json:"ImageInfoArray"`
+}
+
+// typed returns the request bodies decoded as sentTIM.
+func (m *mockTIM) typed(t *testing.T) []sentTIM {
+	var out []sentTIM
+	for _, r := range m.requests() {
+		var v sentTIM
+		require.NoError(t, json.Unmarshal(r.Body, &v))
+		out = append(out, v)
+	}
+	return out
+}
+
+// image decodes element i of s as an image.
+func (s sentTIM) image(t *testing.T, i int) imageContent {
+	require.Greater(t, len(s.MsgBody), i)
+	require.Equal(t, TypeImage, s.MsgBody[i].MsgType)
+	var c imageContent
+	require.NoError(t, json.Unmarshal(s.MsgBody[i].MsgContent, &c))
+	require.NotEmpty(t, c.ImageInfoArray)
+	return c
+}
+
 var fixedNow = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 
 func newBackend(t *testing.T, m *mockTIM, opts ...Option) (*Client, *middleware.Client) {

@@ -229,11 +229,10 @@ func TestImageProbeReadsLittle(t *testing.T) {
 	_, mc := newBackend(t, m)
 	_, err := mc.PushImage(bg, "tim", "", "u", "", srv.URL+"/big.png")
 	require.NoError(t, err)
-	body := m.bodies(t)[0]
-	info := body["MsgBody"].([]any)[0].(map[string]any)["MsgContent"].(map[string]any)["ImageInfoArray"].([]any)[0].(map[string]any)
-	assert.Equal(t, float64(1200), info["Width"])
-	assert.Equal(t, float64(900), info["Height"])
-	assert.Equal(t, float64(len(big)), info["Size"])
+	info := m.typed(t)[0].image(t, 0).ImageInfoArray[0]
+	assert.Equal(t, 1200, info.Width)
+	assert.Equal(t, 900, info.Height)
+	assert.Equal(t, int64(len(big)), info.Size)
 	time.Sleep(20 * time.Millisecond) // let the server notice the hang-up
 	assert.Less(t, served.Load(), int64(len(big)/2), "the rest of the image was not downloaded")
 }
@@ -453,9 +452,9 @@ func TestPresignedPutUploader(t *testing.T) {
 	assert.Equal(t, "public-read", got.acl)
 	assert.Equal(t, "/"+hex.EncodeToString(sum[:])+"/c.png", got.path)
 	got.Unlock()
-	elem := m.bodies(t)[0]["MsgBody"].([]any)[0].(map[string]any)["MsgContent"].(map[string]any)
-	assert.Equal(t, hex.EncodeToString(sum[:]), elem["UUID"])
-	assert.Equal(t, "https://cdn.example/"+hex.EncodeToString(sum[:])+"/c.png", elem["ImageInfoArray"].([]any)[0].(map[string]any)["URL"])
+	elem := m.typed(t)[0].image(t, 0)
+	assert.Equal(t, hex.EncodeToString(sum[:]), elem.UUID)
+	assert.Equal(t, "https://cdn.example/"+hex.EncodeToString(sum[:])+"/c.png", elem.ImageInfoArray[0].URL)
 
 	// A failing store: the presigned signature stays out of the error.
 	bad := NewPresignedPutUploader(func(context.Context, UploadMeta) (string, string, error) {
@@ -632,10 +631,10 @@ func TestSplitMixed(t *testing.T) {
 	assert.Equal(t, []int{0, 1}, pe.DeliveredItems)
 	assert.Equal(t, 2, pe.FailedItem)
 	var types [][]string
-	for _, b := range m.bodies(t) {
+	for _, b := range m.typed(t) {
 		var ts []string
-		for _, e := range b["MsgBody"].([]any) {
-			ts = append(ts, e.(map[string]any)["MsgType"].(string))
+		for _, e := range b.MsgBody {
+			ts = append(ts, e.MsgType)
 		}
 		types = append(types, ts)
 	}

@@ -78,9 +78,11 @@ func WithBaseURL(base string) Option {
 	}
 }
 
-// WithHTTPClient sends through hc. Default: a client over
-// http.DefaultTransport, looked up at each request, so HTTP(S)_PROXY is
-// honoured and httpmock.Activate intercepts it.
+// WithHTTPClient sends WeCom API requests through hc, which never follows
+// a redirect whatever its CheckRedirect says. It is not the client that
+// fetches media sources: that is middleware.WithHTTPClient. Default: a
+// client over http.DefaultTransport, looked up at each request, so
+// HTTP(S)_PROXY is honoured and httpmock.Activate intercepts it.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) error {
 		c.hc = hc

@@ -48,7 +48,7 @@ func TestButtonsPerAttachment(t *testing.T) {
 		_, err := mc.Push(bg, IM, "g", "", "", "pick", Buttons(as...))
 		if tt.wantErr == nil {
 			require.NoError(t, err, tt.name)
-			assert.Len(t, m.sends(), 1, tt.name)
+			assert.Len(t, m.typed(), 1, tt.name)
 			continue
 		}
 		require.ErrorIs(t, err, tt.wantErr, tt.name)
@@ -105,7 +105,7 @@ func TestBlackboardPosts(t *testing.T) {
 		_, err := tt.push(mc, w)
 		if tt.want == nil {
 			require.NoError(t, err, tt.name)
-			assert.Equal(t, "p1", m.sends()[0]["post_id"], tt.name)
+			assert.Equal(t, "p1", m.typed()[0].PostID, tt.name)
 			continue
 		}
 		require.ErrorIs(t, err, tt.want, tt.name)
@@ -182,7 +182,7 @@ func TestTitleAsHeading(t *testing.T) {
 	// A push whose content fell back to the title does not repeat it.
 	_, err = mc.Push(bg, IM, "g", "", "Daily", "", TitleAsHeading(), Markdown())
 	require.NoError(t, err)
-	assert.Equal(t, "Daily", m.sends()[0]["markdown"].(map[string]any)["content"])
+	assert.Equal(t, "Daily", m.typed()[0].Markdown.Content)
 }
 
 // A caption is a text message right after its media; the item counts as

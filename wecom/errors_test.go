@@ -253,8 +253,8 @@ func TestMediaCacheAndExpiry(t *testing.T) {
 	m.answer("send", `{"errcode":40007,"errmsg":"invalid media_id"}`)
 	push()
 	assert.Equal(t, 4, uploads())
-	s := m.sends()
-	assert.Equal(t, "MEDIA4", s[len(s)-1]["file"].(map[string]any)["media_id"])
+	s := m.typed()
+	assert.Equal(t, "MEDIA4", s[len(s)-1].File.MediaID)
 }
 
 func TestMixedPartialDelivery(t *testing.T) {
@@ -277,10 +277,10 @@ func TestMixedPartialDelivery(t *testing.T) {
 	assert.Equal(t, 3, pe.FailedItem)
 	assert.Equal(t, 2, pe.SentParts)
 	require.ErrorIs(t, err, middleware.ErrInvalidItem)
-	s := m.sends()
+	s := m.typed()
 	require.Len(t, s, 2)
-	assert.Equal(t, "Result:\n\n**all green**", s[0]["markdown"].(map[string]any)["content"], "consecutive text joined into one markdown")
-	assert.Equal(t, "image", s[1]["msgtype"])
+	assert.Equal(t, "Result:\n\n**all green**", s[0].Markdown.Content, "consecutive text joined into one markdown")
+	assert.Equal(t, "image", s[1].MsgType)
 }
 
 func TestIdenticalBodiesNeverConcurrent(t *testing.T) {

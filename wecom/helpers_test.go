@@ -103,13 +103,46 @@ func (m *mockWeCom) requests() []recorded {
 	return append([]recorded(nil), m.reqs...)
 }
 
-func (m *mockWeCom) sends() []map[string]any {
-	var out []map[string]any
+
+// sent is a send body as the WeCom doc spells it, decoded for assertions
+// (written from the doc, not from the SDK's own types).
+type sent struct {
+	ChatID        string `json:"chatid"`
+	MsgType       string `json:"msgtype"`
+	PostID        string `json:"post_id"`
+	VisibleToUser string `json:"visible_to_user"`
+	Text          *struct {
+		Content             string   `json:"content"`
+		MentionedList       []string `json:"mentioned_list"`
+		MentionedMobileList []string `json:"mentioned_mobile_list"`
+	} `json:"text"`
+	Markdown *struct {
+		Content     string `json:"content"`
+		AtShortName bool   `json:"at_short_name"`
+	} `json:"markdown"`
+	MarkdownV2 *struct {
+		Content string `json:"content"`
+	} `json:"markdown_v2"`
+	Image *struct {
+		Base64 string `json:"base64"`
+		MD5    string `json:"md5"`
+	} `json:"image"`
+	File *struct {
+		MediaID string `json:"media_id"`
+	} `json:"file"`
+	Voice *struct {
+		MediaID string `json:"media_id"`
+	} `json:"voice"`
+}
+
+// typed returns the send bodies decoded as sent.
+func (m *mockWeCom) typed() []sent {
+	var out []sent
 	for _, r := range m.requests() {
 		if r.Path != "/cgi-bin/webhook/send" {
 			continue
 		}
-		var v map[string]any
+		var v sent
 		require.NoError(m.t, json.Unmarshal(r.Body, &v), "send body is JSON: %s", r.Body)
 		out = append(out, v)
 	}

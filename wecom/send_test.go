@@ -140,15 +140,16 @@ func TestImageMD5AndRoute(t *testing.T) {
 	n, err := mc.PushImage(bg, "wecom", "g1|g2", "", "", p)
 	require.NoError(t, err)
 	assert.Equal(t, 2, n, "one count per chat id")
-	s := m.sends()
+	s := m.typed()
 	require.Len(t, s, 1)
-	img := s[0]["image"].(map[string]any)
-	raw, err := base64.StdEncoding.DecodeString(img["base64"].(string))
+	img := s[0].Image
+	require.NotNil(t, img)
+	raw, err := base64.StdEncoding.DecodeString(img.Base64)
 	require.NoError(t, err)
 	assert.Equal(t, data, raw)
 	sum := md5.Sum(data)
-	assert.Equal(t, hex.EncodeToString(sum[:]), img["md5"])
-	assert.Equal(t, "g1|g2", s[0]["chatid"])
+	assert.Equal(t, hex.EncodeToString(sum[:]), img.MD5)
+	assert.Equal(t, "g1|g2", s[0].ChatID)
 }
 
 func TestMediaRoutes(t *testing.T) {
@@ -190,9 +191,14 @@ func TestMediaRoutes(t *testing.T) {
 			assert.Equal(t, "/cgi-bin/webhook/upload_media", reqs[0].Path)
 			assert.Equal(t, "key="+testKey+"&"+tt.wantQuery, reqs[0].Query)
 			assert.Contains(t, string(reqs[0].Body), `filename="`+tt.wantName+`"`)
-			s := m.sends()
-			assert.Equal(t, tt.wantType, s[0]["msgtype"])
-			assert.Equal(t, "MEDIA1", s[0][tt.wantType].(map[string]any)["media_id"])
+			s := m.typed()
+			assert.Equal(t, tt.wantType, s[0].MsgType)
+			ref := s[0].File
+			if tt.wantType == "voice" {
+				ref = s[0].Voice
+			}
+			require.NotNil(t, ref)
+			assert.Equal(t, "MEDIA1", ref.MediaID)
 		})
 	}
 }
@@ -230,19 +236,20 @@ func TestTextSplitting(t *testing.T) {
 	n, err := mc.Push(bg, "wecom", "g", "u1", "", content)
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
-	s := m.sends()
+	s := m.typed()
 	require.Len(t, s, 3)
 	var joined strings.Builder
 	for i, b := range s {
-		txt := b["text"].(map[string]any)
-		c := txt["content"].(string)
+		txt := b.Text
+		require.NotNil(t, txt)
+		c := txt.Content
 		assert.LessOrEqual(t, len(c), TextLimit)
 		assert.True(t, strings.HasSuffix(c, "\n"), "chunks end at line breaks")
 		joined.WriteString(c)
 		if i == 0 {
-			assert.Equal(t, []any{"u1"}, txt["mentioned_list"], "mention rides on the first chunk")
+			assert.Equal(t, []string{"u1"}, txt.MentionedList, "mention rides on the first chunk")
 		} else {
-			assert.Nil(t, txt["mentioned_list"])
+			assert.Nil(t, txt.MentionedList)
 		}
 	}
 	assert.Equal(t, content, joined.String(), "nothing lost, nothing reordered")
@@ -264,8 +271,9 @@ func TestMarkdownSplitKeepsBlocks(t *testing.T) {
 	_, err := mc.Push(bg, "wecom", "g", "", "", content, Markdown())
 	require.NoError(t, err)
 	var joined strings.Builder
-	for _, b := range m.sends() {
-		c := b["markdown"].(map[string]any)["content"].(string)
+	for _, b := range m.typed() {
+		require.NotNil(t, b.Markdown)
+		c := b.Markdown.Content
 		assert.LessOrEqual(t, len(c), MarkdownLimit)
 		assert.Equal(t, 0, strings.Count(c, "```")%2, "code fences paired in every chunk")
 		joined.WriteString(c)
@@ -347,10 +355,12 @@ func TestMediaOnlyMention(t *testing.T) {
 	_, mc := newBackend(t, m)
 	_, err := mc.PushImage(bg, "wecom", "g", "zhangsan", "Chart of the day", "base64://"+base64.StdEncoding.EncodeToString(testPNG(t, 2, 2)))
 	require.NoError(t, err)
-	s := m.sends()
+	s := m.typed()
 	require.Len(t, s, 2, "the image, then a text that carries the mention")
-	assert.Equal(t, "image", s[0]["msgtype"])
-	assert.Equal(t, map[string]any{"content": "Chart of the day", "mentioned_list": []any{"zhangsan"}}, s[1]["text"])
+	assert.Equal(t, "image", s[0].MsgType)
+	require.NotNil(t, s[1].Text)
+	assert.Equal(t, "Chart of the day", s[1].Text.Content)
+	assert.Equal(t, []string{"zhangsan"}, s[1].Text.MentionedList)
 }
 
 func TestMentionOncePerPush(t *testing.T) {
@@ -364,8 +374,8 @@ func TestMentionOncePerPush(t *testing.T) {
 		{Type: middleware.TextItem, Text: "second"},
 	})
 	require.NoError(t, err)
-	s := m.sends()
+	s := m.typed()
 	require.Len(t, s, 3)
-	assert.Equal(t, "first\n<@zhangsan>", s[0]["markdown"].(map[string]any)["content"])
-	assert.Equal(t, "second", s[2]["markdown"].(map[string]any)["content"], "pinged once, not per text run")
+	assert.Equal(t, "first\n<@zhangsan>", s[0].Markdown.Content)
+	assert.Equal(t, "second", s[2].Markdown.Content, "pinged once, not per text run")
 }

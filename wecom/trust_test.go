@@ -149,7 +149,7 @@ func TestNoTraceMeansMaybeWritten(t *testing.T) {
 	n, err := mc.Push(bg, IM, "g", "", "", "processed once")
 	assert.Zero(t, n)
 	assert.ErrorIs(t, err, middleware.ErrMaybeDelivered)
-	assert.Len(t, m.sends(), 1, "a send that may have arrived was retried")
+	assert.Len(t, m.typed(), 1, "a send that may have arrived was retried")
 }
 
 // A mixed push that fails part-way says whether the failed part may have
@@ -181,7 +181,7 @@ func TestPartialErrorSaysMaybeDelivered(t *testing.T) {
 	assert.True(t, pe.MaybeDelivered)
 	assert.ErrorIs(t, err, middleware.ErrMaybeDelivered)
 	assert.Contains(t, err.Error(), "may have been delivered")
-	assert.Len(t, m.sends(), 2)
+	assert.Len(t, m.typed(), 2)
 
 	// A definite failure is not "maybe".
 	m2 := newMock(t)
@@ -271,7 +271,7 @@ func TestCancelledPacerWaitReturnsItsSlot(t *testing.T) {
 		_, err := mc.Push(bg, IM, "g", "", "", fmt.Sprint("next window ", i), middleware.WithTimeout(time.Second))
 		require.NoError(t, err, "slot %d of the new window", i)
 	}
-	assert.Len(t, m.sends(), 4)
+	assert.Len(t, m.typed(), 4)
 }
 
 // reserved counts the sends the limiter holds: in the window, or booked.
