@@ -110,83 +110,114 @@ func run(out io.Writer) error {
 			f()
 		}
 	}()
-	dir := os.Getenv("QUICKSTART_SAMPLES")
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "quickstart"); err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	files, err := writeSamples(dir)
+	files, done, err := samples()
 	if err != nil {
 		return err
 	}
+	defer done()
 
 	// A message arrived on the WeCom bot "wecom-ops": pushes to WeCom made
 	// while handling it go out from that bot (rule 2); pushes to TIM use
 	// TIM's default account (rule 4).
-	ctx := middleware.WithOrigin(context.Background(), middleware.Origin{Kind: middleware.OriginMessage, IM: "wecom", AccountID: "wecom-ops"})
+	ctx := middleware.WithOrigin(context.Background(), middleware.Origin{Kind: middleware.OriginMessage, IM: wecom.IM, AccountID: "wecom-ops"})
 	fmt.Fprintf(out, "imbridge/middleware quickstart (%s)\n\n", strings.Join(s.emulated, ", "))
-
-	type step struct {
-		name string
-		push func() (int, error)
-		fail bool // expected to fail
-		// media marks a TIM step that needs the sample files by URL on
-		// the real service.
-		media bool
+	steps := append(s.wecomSteps(ctx, files), s.timSteps(ctx, files)...)
+	steps = append(steps, step{name: "on purpose: unknown account", fail: true, push: func() (int, error) {
+		return s.client.Push(ctx, wecom.IM, s.wecomGroup, "", "", "never sent", middleware.WithAccountID("nobody"))
+	}})
+	failed := s.runSteps(out, steps)
+	fmt.Fprintln(out)
+	failed += s.report(out)
+	if failed > 0 {
+		return fmt.Errorf("%d check(s) failed", failed)
 	}
-	// TIM needs a video's thumbnail; like the rest of TIM's media it is
-	// the local sample on the emulator (hosted by the media host), a URL
-	// under TIM_MEDIA_BASE on the real service.
-	thumb := timchat.Thumbnail(s.media(files, "thumb"))
-	steps := []step{
-		{"wecom text", func() (int, error) {
-			return s.client.Push(ctx, "wecom", s.wecomGroup, "", "Daily report", "Deploys: 3, incidents: 0")
-		}, false, false},
-		{"wecom markdown", func() (int, error) {
-			return s.client.Push(ctx, "wecom", s.wecomGroup, "", "", "## Build\n<font color=\"info\">green</font>", wecom.Markdown())
-		}, false, false},
-		{"wecom image", func() (int, error) {
-			return s.client.PushImage(ctx, "wecom", s.wecomGroup, "", "Chart", files["chart"])
-		}, false, false},
-		{"wecom file", func() (int, error) {
-			return s.client.PushFile(ctx, "wecom", s.wecomGroup, "", "", files["csv"], middleware.WithFilename("日报.csv"))
-		}, false, false},
-		{"wecom voice", func() (int, error) { return s.client.PushVoice(ctx, "wecom", s.wecomGroup, "", "", files["amr"]) }, false, false},
-		{"wecom video", func() (int, error) { return s.client.PushVideo(ctx, "wecom", s.wecomGroup, "", "", files["mp4"]) }, false, false},
-		{"wecom mixed", func() (int, error) {
-			return s.client.PushMixed(ctx, "wecom", s.wecomGroup, "", "", []middleware.Item{
+	fmt.Fprintln(out, "\nall pushes arrived")
+	return nil
+}
+
+// samples writes the sample media to QUICKSTART_SAMPLES, or to a
+// temporary directory that done removes.
+func samples() (files map[string]string, done func(), err error) {
+	done = func() {}
+	dir := os.Getenv("QUICKSTART_SAMPLES")
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "quickstart"); err != nil {
+			return nil, done, err
+		}
+		done = func() { os.RemoveAll(dir) }
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, done, err
+	}
+	files, err = writeSamples(dir)
+	return files, done, err
+}
+
+// step is one push of the quickstart.
+type step struct {
+	name string
+	push func() (int, error)
+	fail bool // expected to fail
+	// media marks a TIM step that needs the sample files by URL on the
+	// real service.
+	media bool
+}
+
+// wecomSteps pushes each kind of message to WeCom.
+func (s *setup) wecomSteps(ctx context.Context, files map[string]string) []step {
+	c, to := s.client, s.wecomGroup
+	return []step{
+		{name: "wecom text", push: func() (int, error) {
+			return c.Push(ctx, wecom.IM, to, "", "Daily report", "Deploys: 3, incidents: 0")
+		}},
+		{name: "wecom markdown", push: func() (int, error) {
+			return c.Push(ctx, wecom.IM, to, "", "", "## Build\n<font color=\"info\">green</font>", wecom.Markdown())
+		}},
+		{name: "wecom image", push: func() (int, error) { return c.PushImage(ctx, wecom.IM, to, "", "Chart", files["chart"]) }},
+		{name: "wecom file", push: func() (int, error) {
+			return c.PushFile(ctx, wecom.IM, to, "", "", files["csv"], middleware.WithFilename("日报.csv"))
+		}},
+		{name: "wecom voice", push: func() (int, error) { return c.PushVoice(ctx, wecom.IM, to, "", "", files["amr"]) }},
+		{name: "wecom video", push: func() (int, error) { return c.PushVideo(ctx, wecom.IM, to, "", "", files["mp4"]) }},
+		{name: "wecom mixed", push: func() (int, error) {
+			return c.PushMixed(ctx, wecom.IM, to, "", "", []middleware.Item{
 				{Type: middleware.TextItem, Text: "Result:"},
 				{Type: middleware.ImageItem, Source: files["chart"]},
 			})
-		}, false, false},
-		{"tim text", func() (int, error) {
-			return s.client.Push(ctx, "tim", "", s.timUser, "Daily report", "Deploys: 3, incidents: 0")
-		}, false, false},
-		{"tim markdown", func() (int, error) { return s.client.Push(ctx, "tim", "", s.timUser, "", "**bold** text") }, false, false},
-		{"tim image", func() (int, error) {
-			return s.client.PushImage(ctx, "tim", "", s.timUser, "Chart", s.media(files, "chart"))
-		}, false, true},
-		{"tim file", func() (int, error) { return s.client.PushFile(ctx, "tim", "", s.timUser, "", s.media(files, "csv")) }, false, true},
-		{"tim voice", func() (int, error) {
-			return s.client.PushVoice(ctx, "tim", "", s.timUser, "", s.media(files, "amr"), timchat.VoiceSeconds(1))
-		}, false, true},
-		{"tim video", func() (int, error) {
-			return s.client.PushVideo(ctx, "tim", "", s.timUser, "", s.media(files, "mp4"), thumb)
-		}, false, true},
-		{"tim mixed", func() (int, error) {
-			return s.client.PushMixed(ctx, "tim", s.timGroup, s.timUser, "Result", []middleware.Item{
-				{Type: middleware.TextItem, Text: "Result:"},
-				{Type: middleware.ImageItem, Source: s.media(files, "chart")},
-			})
-		}, false, true},
-		{"on purpose: unknown account", func() (int, error) {
-			return s.client.Push(ctx, "wecom", s.wecomGroup, "", "", "never sent", middleware.WithAccountID("nobody"))
-		}, true, false},
+		}},
 	}
+}
+
+// timSteps pushes each kind of message to TIM. TIM takes media by URL: on
+// the emulator the samples are hosted by the media host, on the real
+// service they are URLs under TIM_MEDIA_BASE, the video's thumbnail too.
+func (s *setup) timSteps(ctx context.Context, files map[string]string) []step {
+	c, to, media := s.client, s.timUser, func(name string) string { return s.media(files, name) }
+	return []step{
+		{name: "tim text", push: func() (int, error) {
+			return c.Push(ctx, timchat.IM, "", to, "Daily report", "Deploys: 3, incidents: 0")
+		}},
+		{name: "tim markdown", push: func() (int, error) { return c.Push(ctx, timchat.IM, "", to, "", "**bold** text") }},
+		{name: "tim image", media: true, push: func() (int, error) {
+			return c.PushImage(ctx, timchat.IM, "", to, "Chart", media("chart"))
+		}},
+		{name: "tim file", media: true, push: func() (int, error) { return c.PushFile(ctx, timchat.IM, "", to, "", media("csv")) }},
+		{name: "tim voice", media: true, push: func() (int, error) {
+			return c.PushVoice(ctx, timchat.IM, "", to, "", media("amr"), timchat.VoiceSeconds(1))
+		}},
+		{name: "tim video", media: true, push: func() (int, error) {
+			return c.PushVideo(ctx, timchat.IM, "", to, "", media("mp4"), timchat.Thumbnail(media("thumb")))
+		}},
+		{name: "tim mixed", media: true, push: func() (int, error) {
+			return c.PushMixed(ctx, timchat.IM, s.timGroup, to, "Result", []middleware.Item{
+				{Type: middleware.TextItem, Text: "Result:"},
+				{Type: middleware.ImageItem, Source: media("chart")},
+			})
+		}},
+	}
+}
+
+// runSteps pushes each step, prints how it went, and counts failures.
+func (s *setup) runSteps(out io.Writer, steps []step) int {
 	failed := 0
 	for _, st := range steps {
 		if st.media && s.tim == nil && s.mediaBase == "" {
@@ -196,7 +227,6 @@ func run(out io.Writer) error {
 		start := time.Now()
 		n, err := st.push()
 		d := time.Since(start).Round(time.Millisecond)
-		account := s.accounts.last()
 		switch {
 		case st.fail && err != nil:
 			fmt.Fprintf(out, "  ok    %-28s failed as expected: %v\n", st.name, err)
@@ -207,16 +237,10 @@ func run(out io.Writer) error {
 			failed++
 			fmt.Fprintf(out, "  FAIL  %-28s %v\n", st.name, err)
 		default:
-			fmt.Fprintf(out, "  ok    %-28s from %-13s to %d target(s) in %s\n", st.name, account, n, d)
+			fmt.Fprintf(out, "  ok    %-28s from %-13s to %d target(s) in %s\n", st.name, s.accounts.last(), n, d)
 		}
 	}
-	fmt.Fprintln(out)
-	failed += s.report(out)
-	if failed > 0 {
-		return fmt.Errorf("%d check(s) failed", failed)
-	}
-	fmt.Fprintln(out, "\nall pushes arrived")
-	return nil
+	return failed
 }
 
 // media returns what to push to TIM for a sample: the local file on the
