@@ -103,7 +103,6 @@ func (m *mockWeCom) requests() []recorded {
 	return append([]recorded(nil), m.reqs...)
 }
 
-
 // sent is a send body as the WeCom doc spells it, decoded for assertions
 // (written from the doc, not from the SDK's own types).
 type sent struct {
