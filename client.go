@@ -163,18 +163,18 @@ func (c *Client) message(cl *call, cfg *callConfig) (*Message, error) {
 	if !utf8.ValidString(cl.title) {
 		return nil, fmt.Errorf("%w: title is not valid UTF-8", ErrInvalidItem)
 	}
-	policy := c.policy
+	policy := &c.policy // read only, never written after NewClient
 	if cfg.policy != nil {
-		policy = *cfg.policy
+		policy = cfg.policy
 	}
-	sources, err := prepareItems(cl.items, cfg, policy)
+	sources, err := prepareItems(cl.items, cfg, *policy)
 	if err != nil {
 		return nil, err
 	}
 	return &Message{
 		IM: cl.imType, GroupCode: cl.groupCode, UserID: cl.userID, Title: cl.title,
 		Items: cl.items, Fields: cfg.fields, Filename: cfg.filename, MIME: cfg.mime,
-		Extras: cfg.extras, fetch: c.fetch, policy: &policy, sources: sources,
+		Extras: cfg.extras, fetch: c.fetch, policy: policy, sources: sources,
 	}, nil
 }
 

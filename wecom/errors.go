@@ -13,7 +13,8 @@ import (
 // window passes.
 const rateWindow = time.Minute
 
-// reply is the envelope of every WeCom answer.
+// reply is the envelope of every WeCom answer; ErrCode is nil when the
+// body had none.
 type reply struct {
 	ErrCode   *int   `json:"errcode"`
 	ErrMsg    string `json:"errmsg"`
@@ -22,21 +23,26 @@ type reply struct {
 	CreatedAt string `json:"created_at"`
 }
 
+// answer is a successful reply, by value: what the sends read of it.
+type answer struct {
+	MediaID string
+}
+
 var okAnswer = []byte(`{"errcode":0,"errmsg":"ok"}`)
 
 // decodeReply reads an answer whatever its Content-Type: WeCom reports
 // failures inside HTTP 200 bodies. A redirect, and a body without errcode,
 // are errors, never a success (httpx.NotPlatform says which kind).
-func decodeReply(resp *httpx.Response) (*reply, error) {
+func decodeReply(resp *httpx.Response) (answer, error) {
 	if resp.Status >= 300 && resp.Status <= 399 {
-		return nil, httpx.NotPlatform(IM, resp)
+		return answer{}, httpx.NotPlatform(IM, resp)
 	}
 	if resp.Status == 200 && bytes.Equal(resp.Body, okAnswer) {
-		return &reply{ErrCode: new(int), ErrMsg: "ok"}, nil // the answer to nearly every send, without a parse
+		return answer{}, nil // the answer to nearly every send, without a parse
 	}
 	var r reply
 	if err := json.Unmarshal(resp.Body, &r); err != nil || r.ErrCode == nil {
-		return nil, httpx.NotPlatform(IM, resp)
+		return answer{}, httpx.NotPlatform(IM, resp)
 	}
 	if *r.ErrCode != 0 {
 		e := apiError(*r.ErrCode, r.ErrMsg, resp.Status)
@@ -46,12 +52,12 @@ func decodeReply(resp *httpx.Response) (*reply, error) {
 		if d, ok := httpx.RetryAfter(resp.Header, time.Now()); ok && e.Kind == middleware.ErrRateLimited {
 			e.RetryAfter = max(e.RetryAfter, d)
 		}
-		return nil, e
+		return answer{}, e
 	}
 	if resp.Status < 200 || resp.Status > 299 {
-		return nil, httpx.NotPlatform(IM, resp)
+		return answer{}, httpx.NotPlatform(IM, resp)
 	}
-	return &r, nil
+	return answer{MediaID: r.MediaID}, nil
 }
 
 // apiError maps an errcode to its category.

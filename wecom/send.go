@@ -99,7 +99,7 @@ func (c *Client) plan(msg *middleware.Message, o *sendOpts) ([]step, target, err
 	if err := validateAttachments(o.attachments); err != nil {
 		return nil, t, err
 	}
-	p := &planner{msg: msg, o: o, t: t, mixed: len(msg.Items) > 1, heading: o.titleHeading && msg.Title != ""}
+	p := &planner{msg: msg, o: *o, t: t, mixed: len(msg.Items) > 1, heading: o.titleHeading && msg.Title != ""}
 	var run []int // text items waiting to be joined
 	for i, it := range msg.Items {
 		if !it.Type.IsMedia() {
@@ -124,7 +124,7 @@ func (c *Client) plan(msg *middleware.Message, o *sendOpts) ([]step, target, err
 // planner lays out the messages of one push, step by step.
 type planner struct {
 	msg       *middleware.Message
-	o         *sendOpts
+	o         sendOpts // a copy: the caller's stays on its stack
 	t         target
 	mixed     bool
 	heading   bool // TitleAsHeading with a title: not yet placed
@@ -142,7 +142,7 @@ func (p *planner) format(first middleware.ItemType) (format string, limit int, e
 			format = formatMarkdown
 		}
 	}
-	o := p.o
+	o := &p.o
 	switch {
 	case format != formatMarkdown && len(o.attachments) > 0:
 		return "", 0, fmt.Errorf("%w: wecom: Buttons work only with markdown", middleware.ErrUnsupported)
@@ -237,7 +237,7 @@ func (p *planner) addMedia(i int, it middleware.Item) error {
 // addMentionNote follows a push of media only with a short text carrying
 // its mentions: media cannot mention anyone.
 func (p *planner) addMentionNote() {
-	o := p.o
+	o := &p.o
 	if p.mentioned || (len(p.t.mentions) == 0 && !o.mentionAll && len(o.mobiles) == 0) {
 		return
 	}

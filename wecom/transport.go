@@ -24,18 +24,18 @@ type request struct {
 }
 
 // sendBody sends one message body, never twice at once.
-func (c *Client) sendBody(ctx context.Context, body []byte) (*reply, error) {
+func (c *Client) sendBody(ctx context.Context, body []byte) (answer, error) {
 	release, err := c.flight.acquire(ctx, body)
 	if err != nil {
-		return nil, err
+		return answer{}, err
 	}
 	defer release()
 	return c.do(ctx, request{url: c.sendURL(), contentType: "application/json", body: body, length: int64(len(body))})
 }
 
 // do sends req, retrying only what cannot duplicate a message.
-func (c *Client) do(ctx context.Context, req request) (*reply, error) {
-	var r *reply
+func (c *Client) do(ctx context.Context, req request) (answer, error) {
+	var r answer
 	waitedWindow := false
 	err := c.retry.Run(ctx, func(int) retry.Outcome {
 		if !req.upload {

@@ -105,11 +105,12 @@ func Do(ctx context.Context, hc *http.Client, method, u, contentType string, bod
 	if err := ctx.Err(); err != nil {
 		return nil, &Error{Err: err}
 	}
-	var traced, wrote atomic.Bool
+	// One object for both flags: the trace's closures share it.
+	var st struct{ traced, wrote atomic.Bool }
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GetConn:      func(string) { traced.Store(true) },
-		WroteHeaders: func() { wrote.Store(true) },
-		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
+		GetConn:      func(string) { st.traced.Store(true) },
+		WroteHeaders: func() { st.wrote.Store(true) },
+		WroteRequest: func(httptrace.WroteRequestInfo) { st.wrote.Store(true) },
 	})
 	if length == 0 {
 		body = http.NoBody
@@ -126,7 +127,7 @@ func Do(ctx context.Context, hc *http.Client, method, u, contentType string, bod
 	resp, err := hc.Do(req)
 	if err != nil {
 		err = StripURL(err, u)
-		return nil, &Error{Written: !provablyUnwritten(err, traced.Load(), wrote.Load()), Err: err}
+		return nil, &Error{Written: !provablyUnwritten(err, st.traced.Load(), st.wrote.Load()), Err: err}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
