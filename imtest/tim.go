@@ -60,8 +60,9 @@ type TIM struct {
 	groups   map[string]bool
 	requests int
 	dropped  int
-	groupSeq int // MsgSeq of accepted group messages
-	tasks    int // TaskId of accepted pushes
+	answered map[int]int // ErrorCode -> how many answers
+	groupSeq int         // MsgSeq of accepted group messages
+	tasks    int         // TaskId of accepted pushes
 	noRecord bool
 	hc       *http.Client
 }
@@ -90,7 +91,7 @@ func NewTIM(opts ...TIMOption) *TIM {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	t := &TIM{SDKAppID: 1400000000 + uint64(b[0])<<8 | uint64(b[1]), SecretKey: hex.EncodeToString(b[:]), Admin: "administrator",
-		now: time.Now, seen: map[string]time.Time{}, users: map[string]bool{}, groups: map[string]bool{},
+		now: time.Now, seen: map[string]time.Time{}, users: map[string]bool{}, groups: map[string]bool{}, answered: map[int]int{},
 		hc: &http.Client{Timeout: 5 * time.Second}}
 	for _, o := range opts {
 		o(t)

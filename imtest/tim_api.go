@@ -1,6 +1,7 @@
 package imtest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -111,7 +112,25 @@ func (t *TIM) handle(api string, h timHandler, r *http.Request) []byte {
 	req.bodyHash = sha256.Sum256(req.b.MsgBody)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return h(t, req)
+	answer := h(t, req)
+	if bytes.HasPrefix(answer, []byte(`{"ActionStatus":"FAIL"`)) {
+		var a struct {
+			ErrorCode int `json:"ErrorCode"`
+		}
+		if json.Unmarshal(answer, &a) == nil {
+			t.answered[a.ErrorCode]++
+		}
+	}
+	return answer
+}
+
+// Answered returns how many requests the emulator's APIs refused with
+// ErrorCode code (90024 for broadcasts too close together, say), not
+// counting injected faults or signature checks.
+func (t *TIM) Answered(code int) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.answered[code]
 }
 
 // record keeps an accepted message, unless recording is off; then the

@@ -68,8 +68,10 @@ type WeCom struct {
 	sent     map[string][]time.Time // chat -> accepted sends, for the per-minute limit
 	inflight map[uint64]bool
 	perMin   int
+	window   time.Duration
 	noRecord bool
 	requests int
+	answered map[int]int // errcode -> how many answers
 }
 
 // WeComOption configures NewWeCom.
@@ -79,9 +81,14 @@ type WeComOption func(*WeCom)
 // window. Default: time.Now.
 func WithWeComClock(now func() time.Time) WeComOption { return func(w *WeCom) { w.now = now } }
 
-// WithWeComRate sets the messages per minute per chat (default 100); 0
-// turns the limit off (benchmarks).
+// WithWeComRate sets the messages per window per chat (default 100, as
+// the doc gives per minute); 0 turns the limit off (benchmarks).
 func WithWeComRate(n int) WeComOption { return func(w *WeCom) { w.perMin = n } }
+
+// WithWeComWindow shortens the rate window, for tests of pacing that
+// should not take minutes. Default: a minute. Past the budget the answer is
+// 45009, as WeCom's.
+func WithWeComWindow(d time.Duration) WeComOption { return func(w *WeCom) { w.window = d } }
 
 // WithWeComRecording(false) stops keeping accepted messages, so a long
 // benchmark does not grow the heap. Default: on.
@@ -95,7 +102,7 @@ func NewWeCom(opts ...WeComOption) *WeCom {
 	w := &WeCom{
 		Key:  k[:8] + "-" + k[8:12] + "-" + k[12:16] + "-" + k[16:20] + "-" + k[20:],
 		seed: maphash.MakeSeed(), now: time.Now, media: map[string]weComMedia{},
-		sent: map[string][]time.Time{}, inflight: map[uint64]bool{}, perMin: 100,
+		sent: map[string][]time.Time{}, inflight: map[uint64]bool{}, perMin: 100, window: time.Minute, answered: map[int]int{},
 	}
 	for _, o := range opts {
 		o(w)
@@ -160,7 +167,32 @@ func (w *WeCom) count() {
 
 func (w *WeCom) handleSend(rw http.ResponseWriter, r *http.Request) {
 	w.count()
-	w.Faults.serve(rw, r, func() []byte { return w.send(r) }, func(code int) []byte { return weComErr(code, "injected") })
+	w.Faults.serve(rw, r, func() []byte { return w.tally(w.send(r)) }, func(code int) []byte { return weComErr(code, "injected") })
+}
+
+// tally counts the errcode of an answer the emulator itself gave (faults
+// injected are not counted).
+func (w *WeCom) tally(answer []byte) []byte {
+	if bytes.HasPrefix(answer, []byte(`{"errcode":0,`)) {
+		return answer
+	}
+	var a struct {
+		ErrCode int `json:"errcode"`
+	}
+	if json.Unmarshal(answer, &a) == nil {
+		w.mu.Lock()
+		w.answered[a.ErrCode]++
+		w.mu.Unlock()
+	}
+	return answer
+}
+
+// Answered returns how many sends the emulator refused with errcode code
+// (45009 for the rate window, say), not counting injected faults.
+func (w *WeCom) Answered(code int) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.answered[code]
 }
 
 func (w *WeCom) handleUpload(rw http.ResponseWriter, r *http.Request) {
@@ -287,7 +319,7 @@ func (w *WeCom) admit(chats []string, msg WeComMessage) []byte {
 		for _, c := range chats {
 			recent := w.sent[c][:0]
 			for _, t := range w.sent[c] {
-				if now.Sub(t) < time.Minute {
+				if now.Sub(t) < w.window {
 					recent = append(recent, t)
 				}
 			}

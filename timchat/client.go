@@ -1,11 +1,14 @@
 package timchat
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -90,16 +93,17 @@ type Client struct {
 	now      func() time.Time
 
 	query atomic.Pointer[encodedQuery]
-	// push is held by the broadcast in flight: timpush/push calls must be
-	// more than a second apart. A channel, so that waiting honours ctx.
-	push     chan struct{}
-	lastPush time.Time // guarded by push
+	// limiter keeps timpush/push calls more than a second apart per app,
+	// in this process or across processes (WithLimiter).
+	limiter    middleware.Limiter
+	pushBudget []middleware.Budget
 }
 
 // Option configures New.
 type Option func(*options) error
 
 type options struct {
+	limiter  middleware.Limiter
 	hc       *http.Client
 	uploader Uploader
 	now      func() time.Time
@@ -114,6 +118,20 @@ type options struct {
 // (HTTP(S)_PROXY and httpmock.Activate both work).
 func WithHTTPClient(hc *http.Client) Option {
 	return func(o *options) error { o.hc = hc; return nil }
+}
+
+// WithLimiter keeps the broadcast spacing (timpush/push calls more than a
+// second apart per app) in l, such as a Redis limiter that every process
+// of the app shares (package redisstate). Default: a
+// middleware.MemoryLimiter of this Client, on its clock.
+func WithLimiter(l middleware.Limiter) Option {
+	return func(o *options) error {
+		if l == nil {
+			return fmt.Errorf("%w: timchat: WithLimiter(nil)", middleware.ErrInvalidOption)
+		}
+		o.limiter = l
+		return nil
+	}
 }
 
 // WithUploader hosts local media (paths, base64, Item.Data) so that their
@@ -179,10 +197,15 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		uploader: o.uploader,
 		retry:    o.retry,
 		now:      o.now,
-		push:     make(chan struct{}, 1),
+		limiter:  o.limiter,
 		sig: &signer{appID: cfg.SDKAppID, secret: cfg.SecretKey, admin: cfg.Admin, static: cfg.UserSig,
 			ttl: o.sigTTL, now: o.now},
 	}
+	if c.limiter == nil {
+		c.limiter = middleware.NewMemoryLimiter(o.now)
+	}
+	sum := sha256.Sum256([]byte("tim:" + strconv.FormatUint(cfg.SDKAppID, 10)))
+	c.pushBudget = []middleware.Budget{{Key: "{tim:" + hex.EncodeToString(sum[:8]) + "}:push", Limit: 1, Window: pushGap}}
 	return c, nil
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/jsonx"
-	"github.com/imbridge/middleware/internal/retry"
 )
 
 // Limits of the REST API.
@@ -19,6 +18,9 @@ const (
 	BodyLimit   = 12 << 10 // bytes of message content
 	MaxLifeTime = 7 * 24 * time.Hour
 	pushSpacing = time.Second // timpush/push calls must be further apart
+	// pushGap is the spacing the client keeps between timpush/push calls:
+	// more than a second, with room for the requests' own jitter.
+	pushGap = pushSpacing + 100*time.Millisecond
 )
 
 // groupAt mentions a group member (or everyone) in a group message.
@@ -347,27 +349,11 @@ func (c *Client) batch(ctx context.Context, msg *middleware.Message, o *sendOpts
 }
 
 // broadcast sends with timpush/push, keeping calls more than a second
-// apart: it waits for the gap if the deadline allows, else fails with
-// ErrRateLimited without sending.
+// apart per app: it waits for the gap if the deadline allows, else fails
+// with a *middleware.LimitError without sending.
 func (c *Client) broadcast(ctx context.Context, msg *middleware.Message, o *sendOpts, body []Element, offline *OfflinePushInfo) (int, []middleware.TargetFailure, error) {
-	select {
-	case c.push <- struct{}{}:
-		defer func() { <-c.push }()
-	case <-ctx.Done():
-		return 0, nil, fmt.Errorf("timchat: waiting for the broadcast in flight: %w", ctx.Err())
-	}
-	if !c.lastPush.IsZero() {
-		wait := c.lastPush.Add(pushSpacing + 10*time.Millisecond).Sub(c.now())
-		if wait > 0 {
-			if !retry.Fits(ctx, wait) {
-				// Refused by the client: TIM said nothing.
-				return 0, nil, &middleware.LimitError{Backend: IM, RetryAfter: wait,
-					Reason: "broadcasts must be more than a second apart; the next slot is past the deadline"}
-			}
-			if err := retry.Sleep(ctx, wait); err != nil {
-				return 0, nil, err
-			}
-		}
+	if err := middleware.WaitTurn(ctx, c.limiter, IM, "broadcasts must be more than a second apart", c.pushBudget); err != nil {
+		return 0, nil, err
 	}
 	b := pushBody{FromAccount: o.fromAccount, MsgRandom: rand.Uint32(), MsgBody: body, OfflinePushInfo: offline}
 	if !o.condition.empty() {
@@ -376,9 +362,7 @@ func (c *Client) broadcast(ctx context.Context, msg *middleware.Message, o *send
 	if o.onlineOnly {
 		b.OnlineOnlyFlag = 1
 	}
-	err := c.post(ctx, "timpush/push", b, msg.Fields, nil)
-	c.lastPush = c.now()
-	if err != nil {
+	if err := c.post(ctx, "timpush/push", b, msg.Fields, nil); err != nil {
 		return 0, nil, err
 	}
 	return 1, nil, nil

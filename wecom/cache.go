@@ -23,6 +23,24 @@ type MediaCache interface {
 	Delete(ctx context.Context, key string)
 }
 
+// MediaLocker is a MediaCache shared by several processes that can make one
+// of them upload a file none has uploaded yet while the others wait for its
+// media_id, so N processes pushing the same new file upload it once.
+type MediaLocker interface {
+	// Lock takes key's upload lock for at most ttl. ok is false when
+	// another process holds it; unlock gives an acquired lock back.
+	Lock(ctx context.Context, key string, ttl time.Duration) (unlock func(), ok bool, err error)
+}
+
+// Upload lock timing: the lock outlives a slow 20 MB upload; a process that
+// did not get it waits for the uploader's media_id at most this long (and
+// at most half of what is left of its deadline), then uploads itself.
+const (
+	uploadLockTTL  = 2 * time.Minute
+	uploadMaxWait  = 30 * time.Second
+	uploadPollWait = 50 * time.Millisecond
+)
+
 // MemoryCache is the default MediaCache: a map in this process. Entries
 // older than MediaTTL are dropped as new ones come in.
 type MemoryCache struct {

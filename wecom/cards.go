@@ -259,7 +259,7 @@ func (c *Client) sendEnvelope(ctx context.Context, env *envelope, n int) (int, e
 	if err != nil {
 		return 0, err
 	}
-	if _, err := c.sendBody(ctx, body); err != nil {
+	if _, err := c.sendBody(ctx, env.ChatID, body); err != nil {
 		return 0, c.redact(err)
 	}
 	return n, nil

@@ -27,9 +27,14 @@ const DefaultBaseURL = "https://qyapi.weixin.qq.com"
 // minKeyLen is the shortest key New accepts.
 const minKeyLen = 8
 
-// DefaultRateLimit is the client-side pace, in messages per minute: the
-// conservative figure that older WeCom docs give per bot.
+// DefaultRateLimit is the client-side pace per chat, in messages per
+// minute: the current doc allows 100 per chat, but older docs, still what
+// many bots meet, say 20 per bot; 20 per chat is safe under both.
 const DefaultRateLimit = 20
+
+// DefaultBotRateLimit is the client-side pace of a bot over all its chats,
+// in messages per minute, as the doc gives it.
+const DefaultBotRateLimit = 10000
 
 var _ middleware.Backend = (*Client)(nil)
 var _ middleware.Validator = (*Client)(nil)
@@ -41,7 +46,8 @@ type Client struct {
 	scope   string      // a hash of the key, for cache keys shared across clients
 	base    string
 	http    *http.Client
-	limiter *limiter
+	limiter middleware.Limiter // nil: no pacing
+	pace    pace
 	cache   MediaCache
 	flight  *inflight
 	retry   retry.Policy
@@ -57,7 +63,8 @@ type config struct {
 	base    string
 	baseSet bool // WithBaseURL was given
 	hc      *http.Client
-	rate    int
+	pace    pace
+	limiter middleware.Limiter
 	cache   MediaCache
 	retry   retry.Policy
 	now     func() time.Time
@@ -90,17 +97,56 @@ func WithHTTPClient(hc *http.Client) Option {
 	}
 }
 
-// WithRateLimit paces sends to n messages per minute for this key; 0 turns
-// pacing off. A send whose wait would pass its deadline fails with
-// middleware.ErrRateLimited without sending. Pacing, the media cache and
-// the guard against identical bodies in flight belong to one Client: build
-// one per key and share it. Default: DefaultRateLimit.
+// WithRateLimit paces sends to n messages per minute per chat (the bot's
+// own group counts as one chat, and a push to several chats spends one of
+// each); 0 turns pacing off, the per-bot budget too. A send whose wait
+// would pass its deadline fails with a *middleware.LimitError
+// (ErrRateLimited) without sending. The budgets live in the Client's
+// Limiter: one Client per key in a process, or a shared Limiter
+// (WithLimiter) across processes. Default: DefaultRateLimit.
 func WithRateLimit(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
 			return fmt.Errorf("%w: wecom: WithRateLimit(%d): negative rate", middleware.ErrInvalidOption, n)
 		}
-		c.rate = n
+		c.pace.perChat = n
+		return nil
+	}
+}
+
+// WithBotRateLimit paces all the bot's sends together to n messages per
+// minute. Default: DefaultBotRateLimit.
+func WithBotRateLimit(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("%w: wecom: WithBotRateLimit(%d): need at least 1", middleware.ErrInvalidOption, n)
+		}
+		c.pace.perBot = n
+		return nil
+	}
+}
+
+// WithRateWindow sets the length of the rate window, for tests against an
+// emulator with a shortened window. Default: a minute, as WeCom counts.
+func WithRateWindow(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: wecom: WithRateWindow(%s): must be positive", middleware.ErrInvalidOption, d)
+		}
+		c.pace.window = d
+		return nil
+	}
+}
+
+// WithLimiter keeps the rate budgets in l, such as a Redis limiter that
+// several processes sharing the key use (package redisstate). Default: a
+// middleware.MemoryLimiter of this Client, on its clock.
+func WithLimiter(l middleware.Limiter) Option {
+	return func(c *config) error {
+		if l == nil {
+			return fmt.Errorf("%w: wecom: WithLimiter(nil): use WithRateLimit(0) to stop pacing", middleware.ErrInvalidOption)
+		}
+		c.limiter = l
 		return nil
 	}
 }
@@ -145,7 +191,8 @@ func New(keyOrURL string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := config{base: base, rate: DefaultRateLimit, retry: retry.Policy{Attempts: 3, Backoff: 200 * time.Millisecond}, now: time.Now}
+	cfg := config{base: base, pace: pace{perChat: DefaultRateLimit, perBot: DefaultBotRateLimit, window: time.Minute},
+		retry: retry.Policy{Attempts: 3, Backoff: 200 * time.Millisecond}, now: time.Now}
 	for _, o := range opts {
 		if o == nil {
 			continue
@@ -165,7 +212,8 @@ func New(keyOrURL string, opts ...Option) (*Client, error) {
 		scope:    hex.EncodeToString(sum[:8]),
 		base:     cfg.base,
 		http:     httpx.Client(cfg.hc),
-		limiter:  newLimiter(cfg.rate, time.Minute, cfg.now),
+		limiter:  cfg.limiter,
+		pace:     cfg.pace,
 		cache:    cfg.cache,
 		flight:   newInflight(),
 		retry:    cfg.retry,
@@ -174,6 +222,13 @@ func New(keyOrURL string, opts ...Option) (*Client, error) {
 	}
 	if c.cache == nil && !cfg.noCache {
 		c.cache = NewMemoryCache()
+	}
+	c.pace.scope = "{wecom:" + c.scope + "}" // a Redis Cluster hash tag: one bot's budgets in one slot
+	switch {
+	case cfg.pace.perChat == 0:
+		c.limiter = nil
+	case c.limiter == nil:
+		c.limiter = middleware.NewMemoryLimiter(cfg.now)
 	}
 	return c, nil
 }

@@ -182,29 +182,6 @@ func TestRateLimitDeadline(t *testing.T) {
 	assert.Equal(t, 1, m.mt.GetTotalCallCount(), "the second push sent nothing")
 }
 
-func TestRateLimitPaces(t *testing.T) {
-	t.Parallel()
-	// A frozen clock: two sends fit the window, the third must wait for the
-	// first slot to free, a full window later.
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := newLimiter(2, time.Minute, func() time.Time { return now })
-	ctx, cancel := context.WithTimeout(bg, time.Hour)
-	defer cancel()
-	require.NoError(t, l.wait(ctx))
-	require.NoError(t, l.wait(ctx))
-	short, cancel2 := context.WithTimeout(bg, time.Second)
-	defer cancel2()
-	err := l.wait(short)
-	var le *middleware.LimitError
-	require.ErrorAs(t, err, &le)
-	require.ErrorIs(t, err, middleware.ErrRateLimited)
-	assert.Equal(t, time.Minute, le.RetryAfter, "the next slot is a window after the first send")
-	// The refused wait took no slot: a minute later both slots are free.
-	now = now.Add(time.Minute)
-	require.NoError(t, l.wait(short))
-	require.NoError(t, l.wait(short))
-}
-
 func TestWindowWaitOnlyIfDeadlineAllows(t *testing.T) {
 	t.Parallel()
 	m := newMock(t)

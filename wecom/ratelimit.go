@@ -2,88 +2,43 @@ package wecom
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"hash/maphash"
-	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/imbridge/middleware"
-	"github.com/imbridge/middleware/internal/retry"
 )
 
-// limiter allows n sends per window. Each send reserves the earliest free
-// time, so concurrent senders queue fairly instead of waking in a herd; a
-// wait that is cancelled hands its reservation back.
-type limiter struct {
-	mu     sync.Mutex
-	n      int
-	times  []int64 // unix nanos of sends in the last window and reserved ones, sorted
-	window time.Duration
-	now    func() time.Time
+// pace is a bot's rate budgets: per chat and over all its chats, in one
+// window.
+type pace struct {
+	perChat, perBot int
+	window          time.Duration
+	scope           string // names the bot in budget keys: a hash of its key
 }
 
-func newLimiter(n int, window time.Duration, now func() time.Time) *limiter {
-	if n <= 0 {
+// budgets returns what one message to chatID ("|"-joined ids; "" for the
+// bot's own group) spends: one slot of each chat, and one of the bot.
+func (p pace) budgets(chatID string) []middleware.Budget {
+	if p.perChat == 0 {
 		return nil
 	}
-	return &limiter{n: n, window: window, now: now}
+	ids := strings.Split(chatID, "|")
+	out := make([]middleware.Budget, 0, len(ids)+1)
+	for _, id := range ids {
+		sum := sha256.Sum256([]byte(id)) // chat ids are user data: hashed in shared stores too
+		out = append(out, middleware.Budget{Key: p.scope + ":chat:" + hex.EncodeToString(sum[:8]), Limit: p.perChat, Window: p.window})
+	}
+	return append(out, middleware.Budget{Key: p.scope + ":bot", Limit: p.perBot, Window: p.window})
 }
 
-// reserve books the earliest time at which a send keeps every window of the
-// limiter's length under n sends, if waiting for it fits ctx's deadline.
-func (l *limiter) reserve(ctx context.Context) (at int64, delay time.Duration, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now().UnixNano()
-	old := 0
-	for old < len(l.times) && l.times[old] <= now-int64(l.window) {
-		old++
-	}
-	l.times = l.times[old:]
-	at = now
-	if k := len(l.times); k >= l.n {
-		// The n-th latest send, plus a window: no window then holds more
-		// than n, future reservations included.
-		at = max(now, l.times[k-l.n]+int64(l.window))
-	}
-	delay = time.Duration(at - now)
-	// The delay comes from the limiter's clock; the deadline is real time.
-	if !retry.Fits(ctx, delay) {
-		return 0, delay, false
-	}
-	i, _ := slices.BinarySearch(l.times, at)
-	l.times = slices.Insert(l.times, i, at)
-	return at, delay, true
-}
-
-// release hands back a reservation that was never used.
-func (l *limiter) release(at int64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if i, found := slices.BinarySearch(l.times, at); found {
-		l.times = slices.Delete(l.times, i, i+1)
-	}
-}
-
-// wait blocks until a send may go. When the wait would pass ctx's deadline
-// it takes nothing and returns ErrRateLimited at once; when ctx ends while
-// waiting, the reservation goes back to the next sender.
-func (l *limiter) wait(ctx context.Context) error {
-	if l == nil {
-		return nil
-	}
-	at, delay, ok := l.reserve(ctx)
-	if !ok {
-		// Refused by the client: WeCom said nothing.
-		return &middleware.LimitError{Backend: IM, RetryAfter: delay,
-			Reason: fmt.Sprintf("%d messages per %s used; the next slot is past the deadline", l.n, l.window)}
-	}
-	if err := retry.Sleep(ctx, delay); err != nil {
-		l.release(at)
-		return err
-	}
-	return nil
+// reason names the budget in a refusal.
+func (p pace) reason() string {
+	return fmt.Sprintf("%d messages per %s per chat", p.perChat, p.window)
 }
 
 // inflight serializes requests with identical bodies: WeCom refuses a body

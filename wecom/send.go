@@ -352,7 +352,7 @@ func (c *Client) sendText(ctx context.Context, msg *middleware.Message, o *sendO
 	if err != nil {
 		return err
 	}
-	_, err = c.sendBody(ctx, body)
+	_, err = c.sendBody(ctx, env.ChatID, body)
 	return err
 }
 

@@ -19,18 +19,21 @@ type request struct {
 	open             func(ctx context.Context) (io.Reader, func(), error)
 	length           int64
 	// upload marks a request that creates no message: retrying it after an
-	// ambiguous failure cannot duplicate anything.
+	// ambiguous failure cannot duplicate anything, and it spends no budget.
 	upload bool
+	// budgets are what a message spends, booked before each attempt.
+	budgets []middleware.Budget
 }
 
-// sendBody sends one message body, never twice at once.
-func (c *Client) sendBody(ctx context.Context, body []byte) (answer, error) {
+// sendBody sends one message body to chatID, never twice at once.
+func (c *Client) sendBody(ctx context.Context, chatID string, body []byte) (answer, error) {
 	release, err := c.flight.acquire(ctx, body)
 	if err != nil {
 		return answer{}, err
 	}
 	defer release()
-	return c.do(ctx, request{url: c.sendURL(), contentType: "application/json", body: body, length: int64(len(body))})
+	return c.do(ctx, request{url: c.sendURL(), contentType: "application/json", body: body, length: int64(len(body)),
+		budgets: c.pace.budgets(chatID)})
 }
 
 // do sends req, retrying only what cannot duplicate a message.
@@ -38,8 +41,8 @@ func (c *Client) do(ctx context.Context, req request) (answer, error) {
 	var r answer
 	waitedWindow := false
 	err := c.retry.Run(ctx, func(int) retry.Outcome {
-		if !req.upload {
-			if err := c.limiter.wait(ctx); err != nil {
+		if !req.upload && c.limiter != nil {
+			if err := middleware.WaitTurn(ctx, c.limiter, IM, c.pace.reason(), req.budgets); err != nil {
 				return retry.Outcome{Err: err}
 			}
 		}

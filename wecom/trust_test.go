@@ -261,7 +261,9 @@ func TestCancelledPacerWaitReturnsItsSlot(t *testing.T) {
 		_, err := mc.Push(ctx, IM, "g", "", "", "cancelled", middleware.WithTimeout(time.Hour))
 		done <- err
 	}()
-	require.Eventually(t, func() bool { return w.limiter.reserved() == 3 }, 5*time.Second, time.Millisecond)
+	chat := w.pace.budgets("g")[0].Key
+	booked := w.limiter.(*middleware.MemoryLimiter).Booked
+	require.Eventually(t, func() bool { return booked(chat) == 3 }, 5*time.Second, time.Millisecond)
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled)
 
@@ -272,13 +274,6 @@ func TestCancelledPacerWaitReturnsItsSlot(t *testing.T) {
 		require.NoError(t, err, "slot %d of the new window", i)
 	}
 	assert.Len(t, m.typed(), 4)
-}
-
-// reserved counts the sends the limiter holds: in the window, or booked.
-func (l *limiter) reserved() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.times)
 }
 
 // noCtx is the nil context a careless caller passes.

@@ -13,6 +13,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/imbridge/middleware"
 )
@@ -66,7 +67,7 @@ func (c *Client) sendMedia(ctx context.Context, msg *middleware.Message, o *send
 		if err != nil {
 			return err
 		}
-		_, err = c.sendBody(ctx, body)
+		_, err = c.sendBody(ctx, env.ChatID, body)
 		return err
 	}
 	for fresh := false; ; fresh = true {
@@ -85,7 +86,7 @@ func (c *Client) sendMedia(ctx context.Context, msg *middleware.Message, o *send
 		if err != nil {
 			return err
 		}
-		_, err = c.sendBody(ctx, body)
+		_, err = c.sendBody(ctx, env.ChatID, body)
 		if err == nil || fresh || !isMediaExpired(err) {
 			return err
 		}
@@ -141,27 +142,73 @@ func imageBody(ctx context.Context, env *envelope, fields map[string]any, md *mi
 // fresh skips and replaces the cached id. Remote sources are not hashed
 // first: that would download them twice.
 func (c *Client) mediaID(ctx context.Context, md *middleware.Media, typ string, fresh bool) (string, error) {
-	var key string
-	if c.cache != nil && !md.Remote {
-		sum, err := contentHash(ctx, md)
-		if err != nil {
-			return "", err
-		}
-		key = strings.Join([]string{c.scope, typ, md.Name, sum}, ":")
-		if fresh {
-			c.cache.Delete(ctx, key)
-		} else if id, at, ok := c.cache.Get(ctx, key); ok && c.now().Sub(at) < MediaTTL-CacheMargin {
-			return id, nil
-		}
+	if c.cache == nil || md.Remote {
+		return c.upload(ctx, md, typ)
 	}
+	sum, err := contentHash(ctx, md)
+	if err != nil {
+		return "", err
+	}
+	key := strings.Join([]string{c.scope, typ, md.Name, sum}, ":")
+	if fresh {
+		c.cache.Delete(ctx, key)
+	} else if id, ok := c.cached(ctx, key); ok {
+		return id, nil
+	}
+	if l, ok := c.cache.(MediaLocker); ok && !fresh {
+		return c.uploadOnce(ctx, l, key, md, typ)
+	}
+	return c.uploadAndCache(ctx, key, md, typ)
+}
+
+// cached returns key's media_id if it is young enough to send.
+func (c *Client) cached(ctx context.Context, key string) (string, bool) {
+	id, at, ok := c.cache.Get(ctx, key)
+	return id, ok && c.now().Sub(at) < MediaTTL-CacheMargin
+}
+
+func (c *Client) uploadAndCache(ctx context.Context, key string, md *middleware.Media, typ string) (string, error) {
 	id, err := c.upload(ctx, md, typ)
 	if err != nil {
 		return "", err
 	}
-	if key != "" {
-		c.cache.Put(ctx, key, id, c.now())
-	}
+	c.cache.Put(ctx, key, id, c.now())
 	return id, nil
+}
+
+// uploadOnce uploads under the shared lock, or waits for the process that
+// holds it to publish the media_id. A lock that cannot be taken or read
+// never blocks the push: it uploads itself.
+func (c *Client) uploadOnce(ctx context.Context, l MediaLocker, key string, md *middleware.Media, typ string) (string, error) {
+	unlock, ok, err := l.Lock(ctx, key, uploadLockTTL)
+	if err != nil || ok {
+		if ok {
+			defer unlock()
+			if id, hit := c.cached(ctx, key); hit { // published while we took the lock
+				return id, nil
+			}
+		}
+		return c.uploadAndCache(ctx, key, md, typ)
+	}
+	wait := uploadMaxWait
+	if dl, has := ctx.Deadline(); has {
+		wait = min(wait, time.Until(dl)/2)
+	}
+	t := time.NewTicker(uploadPollWait)
+	defer t.Stop()
+	giveUp := time.After(wait)
+	for {
+		select {
+		case <-t.C:
+			if id, hit := c.cached(ctx, key); hit {
+				return id, nil
+			}
+		case <-giveUp:
+			return c.uploadAndCache(ctx, key, md, typ)
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
 }
 
 func contentHash(ctx context.Context, md *middleware.Media) (string, error) {

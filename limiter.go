@@ -1,0 +1,160 @@
+package middleware
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Budget is one rate budget: at most Limit sends in any Window, counted
+// under Key. Backends name a bot or an app in Key by a hash, never by its
+// secret, so that a shared store (Redis) holds nothing to steal.
+type Budget struct {
+	Key    string
+	Limit  int
+	Window time.Duration
+}
+
+// Reservation is a Limiter's answer to one send.
+type Reservation struct {
+	// OK says a slot was booked in every budget.
+	OK bool
+	// Delay is how long to wait before sending when OK; when not, how long
+	// until a slot frees.
+	Delay time.Duration
+	// Cancel gives an OK booking back, when the send will not happen (its
+	// wait was cancelled). It may be nil.
+	Cancel func()
+}
+
+// Limiter books sends against rate budgets before a request leaves, so that
+// a message the platform would refuse (WeCom's 45009, TIM's 90024) is never
+// sent. Both backends take one (wecom.WithLimiter, timchat.WithLimiter);
+// the default is a MemoryLimiter per backend Client, and package redisstate
+// shares one budget between processes. Implementations must be safe for
+// concurrent use.
+type Limiter interface {
+	// Reserve books one send against every budget, all or none, at the
+	// earliest time that keeps each under its limit. When that is more
+	// than maxWait away (maxWait < 0: no bound) it books nothing and says
+	// how long until a slot frees.
+	Reserve(ctx context.Context, budgets []Budget, maxWait time.Duration) (Reservation, error)
+}
+
+// WaitTurn waits for l's slot for one send: nil when the send may go now.
+// A slot past ctx's deadline is a *LimitError at once, naming backend and
+// reason, with nothing booked; a wait that ctx ends gives the slot back and
+// returns ctx's error.
+func WaitTurn(ctx context.Context, l Limiter, backend, reason string, budgets []Budget) error {
+	if l == nil || len(budgets) == 0 {
+		return nil
+	}
+	maxWait := time.Duration(-1)
+	if dl, ok := ctx.Deadline(); ok {
+		maxWait = max(time.Until(dl), 0)
+	}
+	r, err := l.Reserve(ctx, budgets, maxWait)
+	if err != nil {
+		return err
+	}
+	if !r.OK {
+		return &LimitError{Backend: backend, Reason: reason + "; the next slot is past the deadline", RetryAfter: r.Delay}
+	}
+	if r.Delay <= 0 {
+		return nil
+	}
+	t := time.NewTimer(r.Delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		if r.Cancel != nil {
+			r.Cancel()
+		}
+		return ctx.Err()
+	}
+}
+
+// MemoryLimiter is a Limiter in this process: a sliding-window log per
+// budget, so that no window of Window length, wherever it starts, holds
+// more than Limit sends (safe whether the platform counts fixed or sliding
+// minutes). Each send books the earliest free time, so waiting senders
+// queue fairly instead of waking in a herd.
+type MemoryLimiter struct {
+	mu   sync.Mutex
+	logs map[string][]int64 // unix nanos of sends in the window and booked ones, sorted
+	now  func() time.Time
+}
+
+// NewMemoryLimiter returns an empty MemoryLimiter on the clock now (nil:
+// time.Now).
+func NewMemoryLimiter(now func() time.Time) *MemoryLimiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &MemoryLimiter{logs: map[string][]int64{}, now: now}
+}
+
+// Reserve books one send against every budget; see Limiter.
+func (m *MemoryLimiter) Reserve(_ context.Context, budgets []Budget, maxWait time.Duration) (Reservation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now().UnixNano()
+	at := now
+	for _, b := range budgets {
+		log := m.prune(b, now)
+		if k := len(log); b.Limit > 0 && k >= b.Limit {
+			// The Limit-th latest send, plus a window: no window then
+			// holds more than Limit, bookings included.
+			at = max(at, log[k-b.Limit]+int64(b.Window))
+		}
+	}
+	delay := time.Duration(at - now)
+	if maxWait >= 0 && delay > maxWait {
+		return Reservation{Delay: delay}, nil
+	}
+	for _, b := range budgets {
+		log := m.logs[b.Key]
+		i, _ := slices.BinarySearch(log, at)
+		m.logs[b.Key] = slices.Insert(log, i, at)
+	}
+	return Reservation{OK: true, Delay: delay, Cancel: func() { m.release(budgets, at) }}, nil
+}
+
+// prune drops sends that left b's window and returns what is left.
+func (m *MemoryLimiter) prune(b Budget, now int64) []int64 {
+	log := m.logs[b.Key]
+	old := 0
+	for old < len(log) && log[old] <= now-int64(b.Window) {
+		old++
+	}
+	log = log[old:]
+	if len(log) == 0 {
+		delete(m.logs, b.Key) // keys of idle chats do not pile up
+		return nil
+	}
+	m.logs[b.Key] = log
+	return log
+}
+
+// release gives a booking back to every budget.
+func (m *MemoryLimiter) release(budgets []Budget, at int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, b := range budgets {
+		log := m.logs[b.Key]
+		if i, found := slices.BinarySearch(log, at); found {
+			m.logs[b.Key] = slices.Delete(log, i, i+1)
+		}
+	}
+}
+
+// Booked counts the sends a budget key holds: in its window, or booked
+// ahead. For tests and metrics.
+func (m *MemoryLimiter) Booked(key string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.logs[key])
+}

@@ -1,0 +1,169 @@
+package redisstate
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/imbridge/middleware"
+)
+
+var _ middleware.Limiter = (*Limiter)(nil)
+
+// reserveScript books one send in every budget's sliding-window log, all
+// or none, at the earliest time that keeps each under its limit, on the
+// server's clock. KEYS are the budgets; ARGV: the booking's id, the longest
+// wait allowed in ms (-1: none), then limit and window (ms) per key. It
+// answers {1, delay ms} when booked, {0, delay ms} when the slot is past
+// the wait allowed.
+var reserveScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local maxWait = tonumber(ARGV[2])
+local at = now
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[1 + 2 * i])
+  local window = tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local n = redis.call('ZCARD', key)
+  if n >= limit then
+    local e = redis.call('ZRANGE', key, n - limit, n - limit, 'WITHSCORES')
+    local free = tonumber(e[2]) + window
+    if free > at then at = free end
+  end
+end
+local delay = at - now
+if maxWait >= 0 and delay > maxWait then
+  return {0, delay}
+end
+for i, key in ipairs(KEYS) do
+  local window = tonumber(ARGV[2 + 2 * i])
+  redis.call('ZADD', key, at, ARGV[1])
+  redis.call('PEXPIRE', key, delay + window + 1000)
+end
+return {1, delay}
+`)
+
+// releaseScript gives a booking back: ARGV[1] is its id.
+var releaseScript = redis.NewScript(`
+for _, key in ipairs(KEYS) do
+  redis.call('ZREM', key, ARGV[1])
+end
+return 1
+`)
+
+// Limiter is a middleware.Limiter whose budgets every process using the
+// same Redis shares. It is safe for concurrent use.
+type Limiter struct {
+	rdb    redis.UniversalClient
+	cfg    config
+	local  *middleware.MemoryLimiter
+	health *health
+}
+
+// NewLimiter returns a Limiter on rdb.
+func NewLimiter(rdb redis.UniversalClient, opts ...Option) *Limiter {
+	cfg := newConfig(opts)
+	return &Limiter{rdb: rdb, cfg: cfg, local: middleware.NewMemoryLimiter(cfg.now),
+		health: newHealth(cfg, "rate limiter")}
+}
+
+// Reserve books one send against every budget in one round trip to Redis;
+// see middleware.Limiter. While Redis cannot answer, the fallback decides.
+func (l *Limiter) Reserve(ctx context.Context, budgets []middleware.Budget, maxWait time.Duration) (middleware.Reservation, error) {
+	if !l.health.usable() {
+		return l.fallback(ctx, budgets, maxWait)
+	}
+	keys := make([]string, len(budgets))
+	args := make([]any, 0, 2+2*len(budgets))
+	id := bookingID()
+	wait := int64(-1)
+	if maxWait >= 0 {
+		wait = maxWait.Milliseconds()
+	}
+	args = append(args, id, wait)
+	for i, b := range budgets {
+		keys[i] = l.cfg.prefix + ":" + b.Key
+		args = append(args, b.Limit, max(b.Window.Milliseconds(), 1))
+	}
+	var res []int64
+	err := l.cfg.bounded(ctx, func(ctx context.Context) (err error) {
+		res, err = reserveScript.Run(ctx, l.rdb, keys, args...).Int64Slice()
+		return err
+	})
+	if err != nil || len(res) != 2 {
+		if ctx.Err() != nil {
+			return middleware.Reservation{}, ctx.Err() // the push's own deadline, not Redis
+		}
+		if err == nil {
+			err = errors.New("unexpected answer to the reserve script")
+		}
+		l.health.fail(err)
+		return l.fallback(ctx, budgets, maxWait)
+	}
+	l.health.ok()
+	r := middleware.Reservation{OK: res[0] == 1, Delay: time.Duration(res[1]) * time.Millisecond}
+	if r.OK {
+		r.Cancel = func() { l.release(keys, id) }
+	}
+	return r, nil
+}
+
+// release gives a booking back, bounded by the call timeout: a booking
+// that cannot be given back only costs one slot until its window passes.
+func (l *Limiter) release(keys []string, id string) {
+	_ = l.cfg.bounded(context.Background(), func(ctx context.Context) error {
+		return releaseScript.Run(ctx, l.rdb, keys, id).Err()
+	})
+}
+
+func (l *Limiter) fallback(ctx context.Context, budgets []middleware.Budget, maxWait time.Duration) (middleware.Reservation, error) {
+	if l.cfg.fallback == FallbackRefuse {
+		return middleware.Reservation{}, &middleware.LimitError{Backend: "redisstate", RetryAfter: l.cfg.cooldown,
+			Reason: "the shared limiter's Redis does not answer, and the fallback is to refuse"}
+	}
+	return l.local.Reserve(ctx, budgets, maxWait)
+}
+
+func bookingID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// health tracks whether Redis answers: after a failure it is left alone
+// for the cooldown, and an outage is logged once, when it starts and when
+// it ends.
+type health struct {
+	cfg       config
+	what      string
+	downUntil atomic.Int64 // unix nanos
+	down      atomic.Bool
+}
+
+func newHealth(cfg config, what string) *health { return &health{cfg: cfg, what: what} }
+
+func (h *health) usable() bool { return h.cfg.now().UnixNano() >= h.downUntil.Load() }
+
+func (h *health) fail(err error) {
+	h.downUntil.Store(h.cfg.now().Add(h.cfg.cooldown).UnixNano())
+	if h.down.CompareAndSwap(false, true) {
+		fb := "falling back to this process's own limiter"
+		if h.cfg.fallback == FallbackRefuse {
+			fb = "refusing pushes"
+		}
+		h.cfg.logger.Warn("redisstate: Redis does not answer; "+fb+" until it does",
+			"what", h.what, "error", err.Error(), "retry_every", h.cfg.cooldown.String())
+	}
+}
+
+func (h *health) ok() {
+	if h.down.CompareAndSwap(true, false) {
+		h.cfg.logger.Info("redisstate: Redis answers again", "what", h.what)
+	}
+}

@@ -1,0 +1,235 @@
+package redisstate
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/imtest"
+	"github.com/imbridge/middleware/wecom"
+)
+
+// Two limiters on one Redis, as two processes would have: one budget.
+func TestLimiterSharesOneBudget(t *testing.T) {
+	t.Parallel()
+	rdb, p := client(t), prefix(t)
+	a, b := NewLimiter(rdb, WithPrefix(p)), NewLimiter(rdb, WithPrefix(p))
+	budget := []middleware.Budget{{Key: "{wecom:x}:chat:1", Limit: 5, Window: time.Minute}}
+	var booked atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 20 {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := l.Reserve(context.Background(), budget, 0)
+			assert.NoError(t, err)
+			if r.OK {
+				booked.Add(1)
+			} else {
+				assert.InDelta(t, time.Minute.Seconds(), r.Delay.Seconds(), 2, "the next slot is a window after the first")
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int32(5), booked.Load())
+}
+
+// The server's sliding window, bookings ahead included, all or none.
+func TestLimiterSlidingWindowAndCancel(t *testing.T) {
+	t.Parallel()
+	rdb, p := client(t), prefix(t)
+	l := NewLimiter(rdb, WithPrefix(p))
+	ctx := context.Background()
+	chat := middleware.Budget{Key: "{b}:chat", Limit: 2, Window: 400 * time.Millisecond}
+	bot := middleware.Budget{Key: "{b}:bot", Limit: 3, Window: 400 * time.Millisecond}
+	for range 2 {
+		r, err := l.Reserve(ctx, []middleware.Budget{chat, bot}, 0)
+		require.NoError(t, err)
+		require.True(t, r.OK)
+	}
+	// The third waits for the window: booked ahead, then given back.
+	r, err := l.Reserve(ctx, []middleware.Budget{chat, bot}, -1)
+	require.NoError(t, err)
+	require.True(t, r.OK)
+	assert.Greater(t, r.Delay, 300*time.Millisecond)
+	assert.Equal(t, int64(3), rdb.ZCard(ctx, p+":"+chat.Key).Val())
+	r.Cancel()
+	assert.Equal(t, int64(2), rdb.ZCard(ctx, p+":"+chat.Key).Val(), "given back")
+	// Another chat still has room, but the bot has one slot left: all or
+	// none.
+	other := middleware.Budget{Key: "{b}:chat2", Limit: 5, Window: 400 * time.Millisecond}
+	r, err = l.Reserve(ctx, []middleware.Budget{other, bot}, 0)
+	require.NoError(t, err)
+	require.True(t, r.OK)
+	r, err = l.Reserve(ctx, []middleware.Budget{other, bot}, 0)
+	require.NoError(t, err)
+	assert.False(t, r.OK, "the bot's budget is spent")
+	assert.Equal(t, int64(1), rdb.ZCard(ctx, p+":"+other.Key).Val(), "nothing booked in the chat when the bot refuses")
+	// Keys expire by themselves.
+	ttl := rdb.PTTL(ctx, p+":"+chat.Key).Val()
+	assert.Greater(t, ttl, time.Duration(0))
+	assert.Less(t, ttl, 5*time.Second)
+}
+
+// One round trip to Redis per push.
+func TestOneRoundTripPerPush(t *testing.T) {
+	t.Parallel()
+	opts := &redis.UniversalOptions{Addrs: []string{redisAddr(t)}}
+	rdb := redis.NewUniversalClient(opts)
+	t.Cleanup(func() { rdb.Close() })
+	var cc commandCounter
+	rdb.AddHook(&cc)
+	wc := imtest.NewWeCom(imtest.WithWeComRate(0))
+	t.Cleanup(wc.Close)
+	bot, err := wecom.New(wc.Key, wecom.WithBaseURL(wc.URL), wecom.WithRateLimit(1000), wecom.WithLimiter(NewLimiter(rdb, WithPrefix(prefix(t)))))
+	require.NoError(t, err)
+	c, err := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "b", IM: wecom.IM, Backend: bot}))
+	require.NoError(t, err)
+	_, err = c.Push(context.Background(), wecom.IM, "g", "", "", "warm up: loads the script")
+	require.NoError(t, err)
+	cc.n.Store(0)
+	const pushes = 50
+	for i := range pushes {
+		_, err := c.Push(context.Background(), wecom.IM, "g", "", "", "push "+string(rune('a'+i%26)))
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int64(pushes), cc.n.Load(), "Redis commands for %d pushes", pushes)
+}
+
+// recordLog counts the records of a logger.
+type recordLog struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *recordLog) Enabled(context.Context, slog.Level) bool { return true }
+func (r *recordLog) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, rec.Message)
+	return nil
+}
+func (r *recordLog) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *recordLog) WithGroup(string) slog.Handler      { return r }
+func (r *recordLog) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.msgs)
+}
+
+// Redis paused, then back, then killed, in the middle of a run of pushes:
+// with the default fallback every push goes on (to the in-memory limiter),
+// none runs into its deadline, and each outage is logged once.
+func TestRedisOutageFallsBackLocal(t *testing.T) {
+	t.Parallel()
+	srv := ownServer(t)
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{srv.addr}, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	logs := &recordLog{}
+	wc := imtest.NewWeCom(imtest.WithWeComRate(0))
+	t.Cleanup(wc.Close)
+	bot, err := wecom.New(wc.Key, wecom.WithBaseURL(wc.URL), wecom.WithRateLimit(1000),
+		wecom.WithLimiter(NewLimiter(rdb, WithPrefix(prefix(t)), WithLogger(slog.New(logs)), WithRetryAfterOutage(100*time.Millisecond))))
+	require.NoError(t, err)
+	c, err := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "b", IM: wecom.IM, Backend: bot}))
+	require.NoError(t, err)
+	push := func(phase string, i int) {
+		n, err := c.Push(context.Background(), wecom.IM, "g", "", "", phase+" "+string(rune('a'+i)), middleware.WithTimeout(time.Second))
+		require.NoError(t, err, "%s push %d", phase, i)
+		require.Equal(t, 1, n)
+	}
+	for i := range 5 {
+		push("up", i)
+	}
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGSTOP)) // hangs: every call runs into WithTimeout
+	for i := range 5 {
+		push("paused", i)
+	}
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGCONT))
+	time.Sleep(150 * time.Millisecond) // past the cooldown: Redis is asked again
+	for i := range 5 {
+		push("back", i)
+	}
+	require.NoError(t, srv.cmd.Process.Kill())
+	for i := range 5 {
+		push("killed", i)
+	}
+	assert.Len(t, wc.Messages(), 20, "every push went out")
+	assert.Equal(t, 3, logs.count(), "an outage, its end, another outage: %v", logs.msgs)
+}
+
+// With FallbackRefuse, pushes are refused while Redis is away: never over
+// the budget, never blocked, never lost silently.
+func TestRedisOutageRefuses(t *testing.T) {
+	t.Parallel()
+	srv := ownServer(t)
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{srv.addr}, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	wc := imtest.NewWeCom(imtest.WithWeComRate(0))
+	t.Cleanup(wc.Close)
+	bot, err := wecom.New(wc.Key, wecom.WithBaseURL(wc.URL), wecom.WithRateLimit(1000),
+		wecom.WithLimiter(NewLimiter(rdb, WithPrefix(prefix(t)), WithFallback(FallbackRefuse))))
+	require.NoError(t, err)
+	c, err := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "b", IM: wecom.IM, Backend: bot}))
+	require.NoError(t, err)
+	_, err = c.Push(context.Background(), wecom.IM, "g", "", "", "before")
+	require.NoError(t, err)
+	srv.stop()
+	for i := range 3 {
+		_, err := c.Push(context.Background(), wecom.IM, "g", "", "", "during "+string(rune('a'+i)), middleware.WithTimeout(time.Second))
+		require.ErrorIs(t, err, middleware.ErrRateLimited)
+		require.False(t, errors.Is(err, context.DeadlineExceeded))
+		var le *middleware.LimitError
+		require.ErrorAs(t, err, &le)
+	}
+	assert.Len(t, wc.Messages(), 1, "nothing sent while refusing")
+}
+
+func TestMediaCacheLock(t *testing.T) {
+	t.Parallel()
+	rdb, p := client(t), prefix(t)
+	a, b := NewMediaCache(rdb, WithPrefix(p)), NewMediaCache(rdb, WithPrefix(p))
+	ctx := context.Background()
+	unlock, ok, err := a.Lock(ctx, "k", time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, ok, err = b.Lock(ctx, "k", time.Minute)
+	require.NoError(t, err)
+	assert.False(t, ok, "held by another process")
+	_, _, found := b.Get(ctx, "k")
+	assert.False(t, found)
+	at := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	a.Put(ctx, "k", "MEDIA1", at)
+	unlock()
+	id, got, found := b.Get(ctx, "k")
+	require.True(t, found)
+	assert.Equal(t, "MEDIA1", id)
+	assert.True(t, at.Equal(got))
+	ttl := rdb.TTL(ctx, a.key("id", "k")).Val()
+	assert.InDelta(t, (wecom.MediaTTL - wecom.CacheMargin - time.Hour).Seconds(), ttl.Seconds(), 5, "expires when too old to send")
+	_, ok, err = b.Lock(ctx, "k", time.Minute)
+	require.NoError(t, err)
+	assert.True(t, ok, "unlocked")
+	b.Delete(ctx, "k")
+	_, _, found = a.Get(ctx, "k")
+	assert.False(t, found)
+	// Keys hold no file name, no bot key: hashes only.
+	keys := rdb.Keys(ctx, p+":*").Val()
+	for _, k := range keys {
+		assert.NotContains(t, k, ":k")
+	}
+}
