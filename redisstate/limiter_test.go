@@ -23,7 +23,9 @@ import (
 func TestLimiterSharesOneBudget(t *testing.T) {
 	t.Parallel()
 	rdb, p := client(t), prefix(t)
-	a, b := NewLimiter(rdb, WithPrefix(p)), NewLimiter(rdb, WithPrefix(p))
+	// Generous bounds: a loaded machine must not turn a slow answer into
+	// the fallback.
+	a, b := NewLimiter(rdb, WithPrefix(p), WithTimeout(10*time.Second)), NewLimiter(rdb, WithPrefix(p), WithTimeout(10*time.Second))
 	budget := []middleware.Budget{{Key: "{wecom:x}:chat:1", Limit: 5, Window: time.Minute}}
 	var booked atomic.Int32
 	var wg sync.WaitGroup
@@ -52,7 +54,7 @@ func TestLimiterSharesOneBudget(t *testing.T) {
 func TestLimiterSlidingWindowAndCancel(t *testing.T) {
 	t.Parallel()
 	rdb, p := client(t), prefix(t)
-	l := NewLimiter(rdb, WithPrefix(p))
+	l := NewLimiter(rdb, WithPrefix(p), WithTimeout(10*time.Second))
 	ctx := context.Background()
 	chat := middleware.Budget{Key: "{b}:chat", Limit: 2, Window: 400 * time.Millisecond}
 	bot := middleware.Budget{Key: "{b}:bot", Limit: 3, Window: 400 * time.Millisecond}
@@ -95,7 +97,10 @@ func TestOneRoundTripPerPush(t *testing.T) {
 	rdb.AddHook(&cc)
 	wc := imtest.NewWeCom(imtest.WithWeComRate(0))
 	t.Cleanup(wc.Close)
-	bot, err := wecom.New(wc.Key, wecom.WithBaseURL(wc.URL), wecom.WithRateLimit(1000), wecom.WithLimiter(NewLimiter(rdb, WithPrefix(prefix(t)))))
+	// A generous bound: a loaded machine must not turn a slow answer into
+	// the fallback, which asks Redis nothing.
+	bot, err := wecom.New(wc.Key, wecom.WithBaseURL(wc.URL), wecom.WithRateLimit(1000),
+		wecom.WithLimiter(NewLimiter(rdb, WithPrefix(prefix(t)), WithTimeout(10*time.Second))))
 	require.NoError(t, err)
 	c, err := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "b", IM: wecom.IM, Backend: bot}))
 	require.NoError(t, err)
@@ -143,24 +148,25 @@ func TestRedisOutageFallsBackLocal(t *testing.T) {
 	wc := imtest.NewWeCom(imtest.WithWeComRate(0))
 	t.Cleanup(wc.Close)
 	bot, err := wecom.New(wc.Key, wecom.WithBaseURL(wc.URL), wecom.WithRateLimit(1000),
-		wecom.WithLimiter(NewLimiter(rdb, WithPrefix(prefix(t)), WithLogger(slog.New(logs)), WithRetryAfterOutage(100*time.Millisecond))))
+		wecom.WithLimiter(NewLimiter(rdb, WithPrefix(prefix(t)), WithLogger(slog.New(logs)),
+			WithTimeout(time.Second), WithRetryAfterOutage(2*time.Second))))
 	require.NoError(t, err)
 	c, err := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "b", IM: wecom.IM, Backend: bot}))
 	require.NoError(t, err)
 	push := func(phase string, i int) {
-		n, err := c.Push(context.Background(), wecom.IM, "g", "", "", phase+" "+string(rune('a'+i)), middleware.WithTimeout(time.Second))
+		n, err := c.Push(context.Background(), wecom.IM, "g", "", "", phase+" "+string(rune('a'+i)), middleware.WithTimeout(3*time.Second))
 		require.NoError(t, err, "%s push %d", phase, i)
 		require.Equal(t, 1, n)
 	}
 	for i := range 5 {
 		push("up", i)
 	}
-	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGSTOP)) // hangs: every call runs into WithTimeout
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGSTOP)) // hangs: the first call runs into WithTimeout, the rest skip Redis
 	for i := range 5 {
 		push("paused", i)
 	}
 	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGCONT))
-	time.Sleep(150 * time.Millisecond) // past the cooldown: Redis is asked again
+	time.Sleep(2100 * time.Millisecond) // past the cooldown: Redis is asked again
 	for i := range 5 {
 		push("back", i)
 	}
