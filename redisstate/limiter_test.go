@@ -239,3 +239,23 @@ func TestMediaCacheLock(t *testing.T) {
 		assert.NotContains(t, k, ":k")
 	}
 }
+
+// bounded returns f's answer, never a context error for a call that
+// succeeded (it once cancelled its own context as f returned, and select
+// picked either case at random).
+func TestBoundedKeepsAnswers(t *testing.T) {
+	t.Parallel()
+	c := newConfig([]Option{WithTimeout(time.Second)})
+	for range 2000 {
+		require.NoError(t, c.bounded(context.Background(), func(context.Context) error { return nil }))
+	}
+	// A hung server, and a client that does not heed contexts (go-redis
+	// without ContextTimeoutEnabled): f returns only after bounded did.
+	release := make(chan struct{})
+	err := c.bounded(context.Background(), func(context.Context) error {
+		<-release
+		return nil
+	})
+	close(release)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}

@@ -86,15 +86,18 @@ func WithRetryAfterOutage(d time.Duration) Option {
 // booking it made costs one slot until its window passes).
 func (c config) bounded(ctx context.Context, f func(ctx context.Context) error) error {
 	cctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel() // here, after the select: cancelled inside f's goroutine, both cases would be ready
 	done := make(chan error, 1)
-	go func() {
-		defer cancel()
-		done <- f(cctx)
-	}()
+	go func() { done <- f(cctx) }()
 	select {
 	case err := <-done:
 		return err
 	case <-cctx.Done():
-		return cctx.Err()
+		select {
+		case err := <-done: // an answer that came with the timeout still counts
+			return err
+		default:
+			return cctx.Err()
+		}
 	}
 }
