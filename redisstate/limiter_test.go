@@ -56,8 +56,8 @@ func TestLimiterSlidingWindowAndCancel(t *testing.T) {
 	rdb, p := client(t), prefix(t)
 	l := NewLimiter(rdb, WithPrefix(p), WithTimeout(10*time.Second))
 	ctx := context.Background()
-	chat := middleware.Budget{Key: "{b}:chat", Limit: 2, Window: 400 * time.Millisecond}
-	bot := middleware.Budget{Key: "{b}:bot", Limit: 3, Window: 400 * time.Millisecond}
+	chat := middleware.Budget{Key: "{b}:chat", Limit: 2, Window: 10 * time.Second}
+	bot := middleware.Budget{Key: "{b}:bot", Limit: 3, Window: 10 * time.Second}
 	for range 2 {
 		r, err := l.Reserve(ctx, []middleware.Budget{chat, bot}, 0)
 		require.NoError(t, err)
@@ -67,13 +67,13 @@ func TestLimiterSlidingWindowAndCancel(t *testing.T) {
 	r, err := l.Reserve(ctx, []middleware.Budget{chat, bot}, -1)
 	require.NoError(t, err)
 	require.True(t, r.OK)
-	assert.Greater(t, r.Delay, 300*time.Millisecond)
+	assert.Greater(t, r.Delay, 9*time.Second, "a window after the first of the two")
 	assert.Equal(t, int64(3), rdb.ZCard(ctx, p+":"+chat.Key).Val())
 	r.Cancel()
 	assert.Equal(t, int64(2), rdb.ZCard(ctx, p+":"+chat.Key).Val(), "given back")
 	// Another chat still has room, but the bot has one slot left: all or
 	// none.
-	other := middleware.Budget{Key: "{b}:chat2", Limit: 5, Window: 400 * time.Millisecond}
+	other := middleware.Budget{Key: "{b}:chat2", Limit: 5, Window: 10 * time.Second}
 	r, err = l.Reserve(ctx, []middleware.Budget{other, bot}, 0)
 	require.NoError(t, err)
 	require.True(t, r.OK)
@@ -84,7 +84,7 @@ func TestLimiterSlidingWindowAndCancel(t *testing.T) {
 	// Keys expire by themselves.
 	ttl := rdb.PTTL(ctx, p+":"+chat.Key).Val()
 	assert.Greater(t, ttl, time.Duration(0))
-	assert.Less(t, ttl, 5*time.Second)
+	assert.Less(t, ttl, 25*time.Second, "the window, the wait booked, and a second")
 }
 
 // One round trip to Redis per push.
@@ -175,7 +175,20 @@ func TestRedisOutageFallsBackLocal(t *testing.T) {
 		push("killed", i)
 	}
 	assert.Len(t, wc.Messages(), 20, "every push went out")
-	assert.Equal(t, 3, logs.count(), "an outage, its end, another outage: %v", logs.msgs)
+	// Once per outage, never per push: outage and recovery alternate,
+	// from the pause to the kill (a load spike could add a pair, never a
+	// record per push).
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	require.GreaterOrEqual(t, len(logs.msgs), 3, "%v", logs.msgs)
+	require.Equal(t, 1, len(logs.msgs)%2, "%v", logs.msgs)
+	for i, m := range logs.msgs {
+		want := "Redis does not answer"
+		if i%2 == 1 {
+			want = "Redis answers again"
+		}
+		assert.Contains(t, m, want, "record %d of %v", i, logs.msgs)
+	}
 }
 
 // With FallbackRefuse, pushes are refused while Redis is away: never over
