@@ -130,11 +130,6 @@ func (r *recordLog) Handle(_ context.Context, rec slog.Record) error {
 }
 func (r *recordLog) WithAttrs([]slog.Attr) slog.Handler { return r }
 func (r *recordLog) WithGroup(string) slog.Handler      { return r }
-func (r *recordLog) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.msgs)
-}
 
 // Redis paused, then back, then killed, in the middle of a run of pushes:
 // with the default fallback every push goes on (to the in-memory limiter),
