@@ -18,10 +18,11 @@ type Client struct {
 	mu       sync.RWMutex
 	accounts []*accountState // replaced, never mutated in place
 
-	timeout time.Duration
-	logger  *slog.Logger
-	fetch   *fetcher     // reads URL sources
-	policy  SourcePolicy // of pushes without WithSourcePolicy
+	timeout  time.Duration
+	logger   *slog.Logger
+	observer Observer     // nil: none
+	fetch    *fetcher     // reads URL sources
+	policy   SourcePolicy // of pushes without WithSourcePolicy
 }
 
 // NewClient builds a Client from opts, validating every account.
@@ -35,7 +36,7 @@ func NewClient(opts ...ClientOption) (*Client, error) {
 			return nil, err
 		}
 	}
-	c := &Client{timeout: cfg.timeout, logger: cfg.logger, fetch: &fetcher{base: cfg.httpClient}, policy: trusted()}
+	c := &Client{timeout: cfg.timeout, logger: cfg.logger, observer: cfg.observer, fetch: &fetcher{base: cfg.httpClient}, policy: trusted()}
 	if cfg.policySet {
 		c.policy = cfg.policy
 	}
@@ -111,6 +112,11 @@ type call struct {
 func (c *Client) send(ctx context.Context, cl *call) (n int, err error) {
 	if ctx == nil {
 		return c.refuse(ctx, cl, errNilContext)
+	}
+	if c.observer != nil {
+		var end func(string, int, error)
+		ctx, end = c.observe(ctx, cl)
+		defer func() { end(cl.account, n, err) }() // after the prefix below: it sees the caller's error
 	}
 	defer func() {
 		if err != nil {
@@ -188,6 +194,23 @@ func sent(n int, err error) (int, error) {
 		err = ErrNotSent
 	}
 	return n, err
+}
+
+// observe reports the call's start and returns the context it goes on
+// with, carrying the Observer for the backends, and the report of its end.
+// The report takes the account rather than keeping cl, which would then
+// escape to the heap on every push, observed or not.
+func (c *Client) observe(ctx context.Context, cl *call) (context.Context, func(account string, n int, err error)) {
+	types := make([]ItemType, len(cl.items))
+	for i, it := range cl.items {
+		types[i] = it.Type
+	}
+	info := PushInfo{Helper: cl.helper, IM: cl.imType, Target: targetKind(cl.groupCode, cl.userID), Items: types, Start: time.Now()}
+	ctx = ContextWithObserver(c.observer.PushStart(ctx, info), c.observer)
+	return ctx, func(account string, n int, err error) {
+		info.Account = account
+		c.observer.PushEnd(ctx, info, PushResult{Sent: n, Err: err, Class: errorClass(err), Duration: time.Since(info.Start)})
+	}
 }
 
 // prefix names the call in err, keeping its chain: errors.Is and errors.As

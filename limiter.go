@@ -58,6 +58,9 @@ func WaitTurn(ctx context.Context, l Limiter, backend, reason string, budgets []
 	if err != nil {
 		return err
 	}
+	if o := ObserverFrom(ctx); o != nil {
+		o.Wait(ctx, WaitInfo{Backend: backend, Reason: reason, Wait: r.Delay, Refused: !r.OK})
+	}
 	if !r.OK {
 		return &LimitError{Backend: backend, Reason: reason + "; the next slot is past the deadline", RetryAfter: r.Delay}
 	}

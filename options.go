@@ -177,6 +177,7 @@ type clientConfig struct {
 	httpClient *http.Client
 	policy     SourcePolicy
 	policySet  bool
+	observer   Observer
 }
 
 // WithAccount registers an account at construction, as AddAccount does.

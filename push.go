@@ -94,6 +94,10 @@ func (c *Client) refuse(ctx context.Context, cl *call, err error) (int, error) {
 	}
 	err = prefix(cl, err)
 	c.logPush(ctx, cl, 0, err, 0)
+	if c.observer != nil && ctx != nil {
+		_, end := c.observe(ctx, cl)
+		end("", 0, err)
+	}
 	return 0, err
 }
 

@@ -86,6 +86,7 @@ func redactedIf(s string) string {
 type Client struct {
 	cfg      Config
 	base     string
+	apiHost  string // of base, for reports
 	http     *http.Client
 	sig      *signer
 	uploader Uploader
@@ -193,6 +194,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	c := &Client{
 		cfg:      cfg,
 		base:     base,
+		apiHost:  httpx.Host(base),
 		http:     httpx.Client(o.hc),
 		uploader: o.uploader,
 		retry:    o.retry,

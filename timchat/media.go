@@ -12,6 +12,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/imbridge/middleware"
 )
@@ -150,7 +151,11 @@ func (c *Client) host(ctx context.Context, msg *middleware.Message, i int, it mi
 		return nil, err
 	}
 	defer r.Close()
+	start := time.Now()
 	h.url, err = c.uploader.Upload(ctx, r, UploadMeta{Name: md.Name, MIME: md.MIME, Size: md.Size, MD5: h.uuid, Kind: md.Type})
+	if o := middleware.ObserverFrom(ctx); o != nil {
+		o.Upload(ctx, middleware.UploadInfo{Backend: IM, Type: md.Type, Bytes: md.Size, Duration: time.Since(start)})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("timchat: hosting item %d: %w", i, err)
 	}

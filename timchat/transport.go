@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -56,7 +57,7 @@ func (c *Client) call(ctx context.Context, api string, body []byte) (*reply, err
 	var stale string // a usersig the server refused
 	renewed := false
 	maybe := false // some attempt may have reached the server
-	err := c.retry.Run(ctx, func(int) retry.Outcome {
+	err := c.retry.Run(ctx, func(n int) retry.Outcome {
 		sig, err := c.sig.get(stale)
 		if err != nil {
 			return retry.Outcome{Err: err}
@@ -65,15 +66,20 @@ func (c *Client) call(ctx context.Context, api string, body []byte) (*reply, err
 		if err != nil {
 			return retry.Outcome{Err: err}
 		}
+		start := time.Now()
 		resp, err := httpx.Post(ctx, c.http, c.base+"/v4/"+api+"?"+q, "application/json", bytes.NewReader(body), int64(len(body)))
-		if err != nil {
+		if err == nil {
+			r, err = decodeReply(resp)
+		}
+		httpx.Report(ctx, middleware.AttemptInfo{Backend: IM, API: api, Method: http.MethodPost, Host: c.apiHost, Retry: n - 1, Start: start}, resp, err)
+		if resp == nil {
 			// Retrying is safe even when the request may have arrived: the
 			// server deduplicates. Only positive proof says it did not.
 			var he *httpx.Error
 			maybe = maybe || !errors.As(err, &he) || he.Written
 			return retry.Outcome{Err: fmt.Errorf("timchat: %s: %w", api, err), Retry: ctx.Err() == nil}
 		}
-		if r, err = decodeReply(resp); err == nil {
+		if err == nil {
 			return retry.Outcome{}
 		}
 		var apiErr *middleware.APIError

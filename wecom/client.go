@@ -45,6 +45,7 @@ type Client struct {
 	secrets *redact.Set // the key's spellings, for redact
 	scope   string      // a hash of the key, for cache keys shared across clients
 	base    string
+	host    string // of base, for reports
 	http    *http.Client
 	limiter middleware.Limiter // nil: no pacing
 	pace    pace
@@ -211,6 +212,7 @@ func New(keyOrURL string, opts ...Option) (*Client, error) {
 		secrets:  redact.New(key),
 		scope:    hex.EncodeToString(sum[:8]),
 		base:     cfg.base,
+		host:     httpx.Host(cfg.base),
 		http:     httpx.Client(cfg.hc),
 		limiter:  cfg.limiter,
 		pace:     cfg.pace,

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"time"
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
@@ -40,7 +42,7 @@ func (c *Client) sendBody(ctx context.Context, chatID string, body []byte) (answ
 func (c *Client) do(ctx context.Context, req request) (answer, error) {
 	var r answer
 	waitedWindow := false
-	err := c.retry.Run(ctx, func(int) retry.Outcome {
+	err := c.retry.Run(ctx, func(n int) retry.Outcome {
 		if !req.upload && c.limiter != nil {
 			if err := middleware.WaitTurn(ctx, c.limiter, IM, c.pace.reason(), req.budgets); err != nil {
 				return retry.Outcome{Err: err}
@@ -50,17 +52,31 @@ func (c *Client) do(ctx context.Context, req request) (answer, error) {
 		if err != nil {
 			return retry.Outcome{Err: err} // the media could not be read again
 		}
+		start := time.Now()
 		resp, err := httpx.Post(ctx, c.http, req.url, req.contentType, body, req.length)
 		done()
-		if err != nil {
-			return judgeTransport(ctx, req, err)
+		if err == nil {
+			r, err = decodeReply(resp)
 		}
-		if r, err = decodeReply(resp); err == nil {
+		httpx.Report(ctx, middleware.AttemptInfo{Backend: IM, API: req.api(), Method: http.MethodPost, Host: c.host, Retry: n - 1, Start: start}, resp, err)
+		switch {
+		case err == nil:
 			return retry.Outcome{}
+		case resp == nil:
+			return judgeTransport(ctx, req, err)
 		}
 		return judgeReply(req, err, &waitedWindow)
 	})
 	return r, err
+}
+
+// api is the request's path, for reports: never the query, which holds
+// the key.
+func (req request) api() string {
+	if req.upload {
+		return "/cgi-bin/webhook/upload_media"
+	}
+	return "/cgi-bin/webhook/send"
 }
 
 // reader returns req's body from its first byte, for one attempt, and what

@@ -153,6 +153,9 @@ func (c *Client) mediaID(ctx context.Context, md *middleware.Media, typ string, 
 	if fresh {
 		c.cache.Delete(ctx, key)
 	} else if id, ok := c.cached(ctx, key); ok {
+		if o := middleware.ObserverFrom(ctx); o != nil {
+			o.Upload(ctx, middleware.UploadInfo{Backend: IM, Type: md.Type, Bytes: md.Size, CacheHit: true})
+		}
 		return id, nil
 	}
 	if l, ok := c.cache.(MediaLocker); ok && !fresh {
@@ -228,6 +231,12 @@ func contentHash(ctx context.Context, md *middleware.Media) (string, error) {
 // the trailer go out through an io.MultiReader with an exact
 // Content-Length, so the file is never held in memory.
 func (c *Client) upload(ctx context.Context, md *middleware.Media, typ string) (string, error) {
+	if o := middleware.ObserverFrom(ctx); o != nil {
+		start := time.Now()
+		defer func() {
+			o.Upload(ctx, middleware.UploadInfo{Backend: IM, Type: md.Type, Bytes: md.Size, Duration: time.Since(start)})
+		}()
+	}
 	boundary := c.boundary()
 	head, tail := multipartFrame(boundary, md.Name, md.MIME, md.Size)
 	r, err := c.do(ctx, request{

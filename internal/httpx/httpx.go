@@ -217,3 +217,45 @@ func NotPlatform(backend string, r *Response) *middleware.APIError {
 	}
 	return e
 }
+
+// Report tells the Observer of ctx, if there is one, about one attempt. a
+// names it (Backend, API, Method, Host, Retry, Start); the rest comes from
+// what happened: resp and its decoding's err, or the transport's err.
+func Report(ctx context.Context, a middleware.AttemptInfo, resp *Response, err error) {
+	o := middleware.ObserverFrom(ctx)
+	if o == nil {
+		return
+	}
+	a.Duration = time.Since(a.Start)
+	var api *middleware.APIError
+	switch {
+	case resp != nil:
+		a.Status, a.Written = resp.Status, true
+		if errors.As(err, &api) {
+			a.Code = api.Code
+			a.ErrorType = strconv.Itoa(resp.Status)
+			if api.Code != 0 {
+				a.ErrorType = strconv.Itoa(api.Code)
+			}
+		}
+	case err != nil:
+		var he *Error
+		a.Written = !errors.As(err, &he) || he.Written
+		a.ErrorType = "connection"
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+			a.ErrorType = "timeout"
+		} else if errors.Is(err, context.Canceled) {
+			a.ErrorType = "canceled"
+		}
+	}
+	o.Attempt(ctx, a)
+}
+
+// Host is the host[:port] of base, for reports.
+func Host(base string) string {
+	if u, err := url.Parse(base); err == nil {
+		return u.Host
+	}
+	return ""
+}
