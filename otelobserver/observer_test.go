@@ -106,7 +106,7 @@ func (r *rig) scan(t *testing.T) {
 func attrTexts(kvs []attribute.KeyValue) []string {
 	var out []string
 	for _, kv := range kvs {
-		out = append(out, string(kv.Key), kv.Value.Emit())
+		out = append(out, string(kv.Key), kv.Value.String())
 	}
 	return out
 }
@@ -165,7 +165,7 @@ func (r *rig) counter(t *testing.T, name string, want ...string) int64 {
 				for _, w := range want {
 					k, v, _ := strings.Cut(w, "=")
 					got, ok := p.Attributes.Value(attribute.Key(k))
-					if !ok || got.Emit() != v {
+					if !ok || got.String() != v {
 						continue points
 					}
 				}
