@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -343,4 +344,28 @@ func testPNG(t *testing.T) []byte {
 	var buf bytes.Buffer
 	require.NoError(t, png.Encode(&buf, image.NewRGBA(image.Rect(0, 0, 2, 2))))
 	return buf.Bytes()
+}
+
+// Without providers, New takes the global ones. Not parallel: it sets them.
+func TestGlobalProviders(t *testing.T) {
+	spans := tracetest.NewSpanRecorder()
+	reader := sdkmetric.NewManualReader()
+	prevT, prevM := otel.GetTracerProvider(), otel.GetMeterProvider()
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))
+	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+	t.Cleanup(func() { otel.SetTracerProvider(prevT); otel.SetMeterProvider(prevM) })
+	obs, err := otelobserver.New()
+	require.NoError(t, err)
+	wc := imtest.NewWeCom()
+	t.Cleanup(wc.Close)
+	bot, err := wecom.New(wc.Key, wecom.WithBaseURL(wc.URL))
+	require.NoError(t, err)
+	c, err := middleware.NewClient(middleware.WithObserver(obs), middleware.WithAccount(middleware.Account{ID: "ops", IM: wecom.IM, Backend: bot}))
+	require.NoError(t, err)
+	_, err = c.Push(context.Background(), wecom.IM, "g", "", "", "x")
+	require.NoError(t, err)
+	assert.Len(t, spans.Ended(), 2, "the push and its attempt")
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	assert.NotEmpty(t, rm.ScopeMetrics)
 }
