@@ -64,6 +64,10 @@ func GenUserSig(sdkAppID uint64, secretKey, identifier string, now time.Time, ex
 	if err != nil {
 		return "", err
 	}
+	if len(raw) > maxSigJSON {
+		// DecodeUserSig, and so the server's checks here, would refuse it.
+		return "", errIdentifierTooLong
+	}
 	var buf bytes.Buffer
 	zw := zlib.NewWriter(&buf)
 	if _, err := zw.Write(raw); err != nil {
@@ -74,6 +78,14 @@ func GenUserSig(sdkAppID uint64, secretKey, identifier string, now time.Time, ex
 	}
 	return sigReplacer.Replace(base64.StdEncoding.EncodeToString(buf.Bytes())), nil
 }
+
+// maxSigJSON bounds a usersig's JSON, both ways: GenUserSig signs no more,
+// DecodeUserSig reads no more (a zip bomb stops there).
+const maxSigJSON = 4096
+
+// errIdentifierTooLong refuses an identifier whose usersig would pass
+// maxSigJSON (TIM's own identifiers are far shorter).
+var errIdentifierTooLong = errors.New("timchat: GenUserSig: the identifier is too long for a usersig")
 
 // UserSigInfo is what a UserSig says about itself.
 type UserSigInfo struct {
@@ -102,7 +114,7 @@ func DecodeUserSig(sig string) (UserSigInfo, string, error) {
 	}
 	defer zr.Close()
 	// A usersig's JSON is a few hundred bytes: refuse a zip bomb.
-	js, err := io.ReadAll(io.LimitReader(zr, 4096))
+	js, err := io.ReadAll(io.LimitReader(zr, maxSigJSON))
 	if err != nil {
 		return UserSigInfo{}, "", ErrSigMalformed
 	}
