@@ -45,9 +45,10 @@ type Message struct {
 	// order they were given.
 	Extras []any
 
-	fetch   *fetcher      // reads URL sources
-	policy  *SourcePolicy // nil: TrustedSources
-	sources []*source     // prepared by the Client, by item index
+	progress func(done, total int64) // WithProgress
+	fetch    *fetcher                // reads URL sources
+	policy   *SourcePolicy           // nil: TrustedSources
+	sources  []*source               // prepared by the Client, by item index
 }
 
 // Groups returns the group ids of GroupCode, split on "|".

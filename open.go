@@ -36,9 +36,36 @@ type Media struct {
 	// again.
 	Remote bool
 
-	head    []byte
-	reopen  func(ctx context.Context) (io.ReadCloser, error)
-	pending io.ReadCloser
+	head     []byte
+	reopen   func(ctx context.Context) (io.ReadCloser, error)
+	pending  io.ReadCloser
+	progress func(done, total int64)
+}
+
+// Track wraps r, a reader of this media, so that the call's WithProgress
+// callback sees the bytes as they are read; it is r when there is none.
+// Backends track what they upload.
+func (m *Media) Track(r io.Reader) io.Reader {
+	if m.progress == nil {
+		return r
+	}
+	return &tracked{r: r, total: m.Size, f: m.progress}
+}
+
+type tracked struct {
+	r     io.Reader
+	done  int64
+	total int64
+	f     func(done, total int64)
+}
+
+func (t *tracked) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.done += int64(n)
+		t.f(t.done, t.total)
+	}
+	return n, err
 }
 
 // Head returns up to the first 512 bytes, for format checks.
@@ -136,7 +163,7 @@ func (m *Message) OpenSource(ctx context.Context, it Item, limit int64) (*Media,
 	if err != nil {
 		return nil, err
 	}
-	tmp := &Message{Items: []Item{it}, fetch: m.fetch, policy: m.policy, sources: []*source{src}}
+	tmp := &Message{Items: []Item{it}, fetch: m.fetch, policy: m.policy, sources: []*source{src}, progress: m.progress}
 	md, err := tmp.OpenMedia(ctx, 0, limit)
 	if md != nil {
 		md.Index = -1
@@ -160,7 +187,7 @@ func (m *Message) OpenMedia(ctx context.Context, i int, limit int64) (*Media, er
 	if err != nil {
 		return nil, fmt.Errorf("item %d: %w", i, err)
 	}
-	md := &Media{Index: i, Type: it.Type}
+	md := &Media{Index: i, Type: it.Type, progress: m.progress}
 	tooLarge := func(size int64) error {
 		return fmt.Errorf("%w: item %d (%s): %d bytes, the limit is %d", ErrTooLarge, i, it.Type, size, limit)
 	}
@@ -316,6 +343,9 @@ func readHead(resp *http.Response, md *Media, it Item, limit int64) (int64, erro
 	r := io.Reader(resp.Body)
 	if limit > 0 {
 		r = io.LimitReader(resp.Body, limit+1-int64(got))
+	}
+	if md.progress != nil { // counting a long download: show it
+		r = &tracked{r: r, done: int64(got), total: -1, f: md.progress}
 	}
 	rest, err := io.Copy(io.Discard, r)
 	if err != nil {

@@ -27,6 +27,7 @@ type callConfig struct {
 	fields     map[string]any
 	extras     []any
 	policy     *SourcePolicy
+	progress   func(done, total int64)
 	err        error
 }
 
@@ -83,6 +84,14 @@ func WithTimeout(d time.Duration) Option {
 		}
 		c.timeout, c.timeoutSet = d, true
 	}
+}
+
+// WithProgress calls f as media bytes stream to the platform (an upload)
+// or are counted from a URL whose size the server did not say: done so
+// far, and total (-1 when unknown). It runs on the push's goroutine; keep
+// it quick (a progress bar, say). Default: none.
+func WithProgress(f func(done, total int64)) Option {
+	return func(c *callConfig) { c.progress = f }
 }
 
 // WithField sets a key of the backend's request body, at the top level,

@@ -152,7 +152,7 @@ func (c *Client) host(ctx context.Context, msg *middleware.Message, i int, it mi
 	}
 	defer r.Close()
 	start := time.Now()
-	h.url, err = c.uploader.Upload(ctx, r, UploadMeta{Name: md.Name, MIME: md.MIME, Size: md.Size, MD5: h.uuid, Kind: md.Type})
+	h.url, err = c.uploader.Upload(ctx, md.Track(r), UploadMeta{Name: md.Name, MIME: md.MIME, Size: md.Size, MD5: h.uuid, Kind: md.Type})
 	if o := middleware.ObserverFrom(ctx); o != nil {
 		o.Upload(ctx, middleware.UploadInfo{Backend: IM, Type: md.Type, Bytes: md.Size, Duration: time.Since(start)})
 	}

@@ -217,3 +217,22 @@ func TestOptionsOf(t *testing.T) {
 	o := OptionsOf(got.Message())
 	assert.Equal(t, Options{Format: "markdown", Mentions: []string{"zhangsan"}, VisibleTo: []string{"lisi"}, TitleAsHeading: true}, o)
 }
+
+// WithProgress sees an upload's bytes as they stream, up to the size.
+func TestUploadProgress(t *testing.T) {
+	t.Parallel()
+	m := newMock(t)
+	_, mc := newBackend(t, m)
+	data := strings.Repeat("x,y\n", 256<<10) // 1 MiB
+	var calls int
+	var last, total int64
+	_, err := mc.PushFile(bg, IM, "g", "", "", "base64://"+base64.StdEncoding.EncodeToString([]byte(data)),
+		middleware.WithFilename("big.csv"), middleware.WithProgress(func(done, tot int64) {
+			require.GreaterOrEqual(t, done, last, "progress never goes back")
+			calls, last, total = calls+1, done, tot
+		}))
+	require.NoError(t, err)
+	assert.Greater(t, calls, 1, "reported as it streamed")
+	assert.Equal(t, int64(len(data)), last)
+	assert.Equal(t, int64(len(data)), total)
+}

@@ -249,7 +249,7 @@ func (c *Client) upload(ctx context.Context, md *middleware.Media, typ string) (
 			if err != nil {
 				return nil, nil, err
 			}
-			return io.MultiReader(strings.NewReader(head), body, strings.NewReader(tail)), func() { body.Close() }, nil
+			return io.MultiReader(strings.NewReader(head), md.Track(body), strings.NewReader(tail)), func() { body.Close() }, nil
 		},
 	})
 	if err != nil {

@@ -1,0 +1,233 @@
+// Package accounturl turns account URLs into middleware.Accounts, for
+// services and scripts that read their accounts from configuration:
+//
+//	wecom://KEY?rate=20                                 a WeCom group bot
+//	https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=KEY   the same, as WeCom shows it
+//	tim://ADMIN:SECRETKEY@SDKAPPID?region=singapore     a Tencent Cloud IM app
+//
+// Secrets sit where tools expect them (a webhook key as the host of
+// wecom://, a secret key in the password slot of tim://) and never appear
+// in an error or in Redact's output. Settings go in the query:
+//
+//	wecom: rate (messages a minute per chat; 0 stops pacing), bot_rate,
+//	       base (another origin: a gateway, an emulator; http:// allowed)
+//	tim:   region, base, sig_ttl (a duration, like 24h)
+//
+// An unknown setting is an error naming it. A file of accounts holds one
+// account a line, "ID [default] URL"; "#" starts a comment.
+package accounturl
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/timchat"
+	"github.com/imbridge/middleware/wecom"
+)
+
+// EnvURL is the environment variable of a one-off account: its URL.
+const EnvURL = "IMBRIDGE_URL"
+
+// ErrConfig is the category of every error of this package: a URL or a
+// file that does not describe an account.
+var ErrConfig = errors.New("accounturl: bad account")
+
+// Parse returns the account id of rawURL describes. Errors show the URL
+// redacted.
+func Parse(id, rawURL string) (middleware.Account, error) {
+	u, err := url.Parse(strings.TrimSpace(rawURL))
+	if err != nil {
+		return middleware.Account{}, fmt.Errorf("%w %q: not a URL", ErrConfig, id)
+	}
+	var b middleware.Backend
+	var im string
+	switch {
+	case u.Scheme == "wecom":
+		im = wecom.IM
+		b, err = parseWeCom(u.Host, u.Query(), "")
+	case (u.Scheme == "https" || u.Scheme == "http") && strings.HasSuffix(u.Path, "/cgi-bin/webhook/send"):
+		im = wecom.IM
+		q := u.Query()
+		key := q.Get("key")
+		q.Del("key")
+		base := u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/cgi-bin/webhook/send")
+		if u.Scheme == "http" && !q.Has("base") {
+			return middleware.Account{}, fmt.Errorf("%w %q (%s): http:// would send the key unencrypted: use https://, "+
+				"or name the origin with base= (an emulator, a gateway you trust)", ErrConfig, id, Redact(rawURL))
+		}
+		b, err = parseWeCom(key, q, base)
+	case u.Scheme == "tim":
+		im = timchat.IM
+		b, err = parseTIM(u)
+	default:
+		return middleware.Account{}, fmt.Errorf("%w %q: %s is not a wecom://, tim:// or WeCom webhook URL", ErrConfig, id, Redact(rawURL))
+	}
+	if err != nil {
+		return middleware.Account{}, fmt.Errorf("%w %q (%s): %w", ErrConfig, id, Redact(rawURL), err)
+	}
+	return middleware.Account{ID: id, IM: im, Backend: b}, nil
+}
+
+func parseWeCom(key string, q url.Values, base string) (middleware.Backend, error) {
+	var opts []wecom.Option
+	for k := range q {
+		v := q.Get(k)
+		switch k {
+		case "rate", "bot_rate":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s=%q is not a number", k, v)
+			}
+			if k == "rate" {
+				opts = append(opts, wecom.WithRateLimit(n))
+			} else {
+				opts = append(opts, wecom.WithBotRateLimit(n))
+			}
+		case "base":
+			base = v
+		default:
+			return nil, fmt.Errorf("unknown wecom setting %q (rate, bot_rate, base)", k)
+		}
+	}
+	if base != "" {
+		opts = append(opts, wecom.WithBaseURL(base))
+	}
+	if key == "" {
+		return nil, errors.New("no webhook key")
+	}
+	return wecom.New(key, opts...)
+}
+
+func parseTIM(u *url.URL) (middleware.Backend, error) {
+	app, err := strconv.ParseUint(u.Hostname(), 10, 64)
+	if err != nil {
+		return nil, errors.New("the host of tim:// is the SDKAppID, a number")
+	}
+	secret, _ := u.User.Password()
+	cfg := timchat.Config{SDKAppID: app, Admin: u.User.Username(), SecretKey: secret}
+	var opts []timchat.Option
+	q := u.Query()
+	for k := range q {
+		v := q.Get(k)
+		switch k {
+		case "region":
+			cfg.Region = v
+		case "base":
+			cfg.BaseURL = v
+		case "sig_ttl":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return nil, fmt.Errorf("sig_ttl=%q is not a duration", v)
+			}
+			opts = append(opts, timchat.WithSigTTL(d))
+		default:
+			return nil, fmt.Errorf("unknown tim setting %q (region, base, sig_ttl)", k)
+		}
+	}
+	return timchat.New(cfg, opts...)
+}
+
+// Redact returns rawURL with its secret masked: a wecom:// key, a tim://
+// secret key, a webhook URL's key=. What cannot be parsed is masked whole.
+func Redact(rawURL string) string {
+	u, err := url.Parse(strings.TrimSpace(rawURL))
+	if err != nil {
+		return "REDACTED"
+	}
+	switch {
+	case u.Scheme == "wecom":
+		u.Host = "REDACTED"
+	case u.Scheme != "tim" && u.Scheme != "https" && u.Scheme != "http":
+		return u.Scheme + "://REDACTED" // where its secret sits is unknown
+	case u.User != nil:
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "REDACTED")
+		}
+	}
+	if q := u.Query(); q.Has("key") {
+		q.Set("key", "REDACTED")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// Parsed is an account read from a file or the environment, with the URL
+// it came from, redacted, for people.
+type Parsed struct {
+	middleware.Account
+	Redacted string
+	Source   string // "path:line", or EnvURL
+}
+
+// ParseFile reads accounts, one a line: "ID [default] URL". Blank lines
+// and lines starting with "#" are skipped. An error names the line.
+func ParseFile(r io.Reader, name string) ([]Parsed, error) {
+	var out []Parsed
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		where := fmt.Sprintf("%s:%d", name, n)
+		f := strings.Fields(line)
+		def := len(f) == 3 && f[1] == "default"
+		if len(f) != 2 && !def {
+			return nil, fmt.Errorf("%w: %s: want \"ID [default] URL\"", ErrConfig, where)
+		}
+		id, raw := f[0], f[len(f)-1]
+		if seen[id] {
+			return nil, fmt.Errorf("%w: %s: account %q again", ErrConfig, where, id)
+		}
+		seen[id] = true
+		a, err := Parse(id, raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		a.Default = def
+		out = append(out, Parsed{Account: a, Redacted: Redact(raw), Source: where})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, name, err)
+	}
+	return out, nil
+}
+
+// Load reads the accounts of the file at path. warning is not empty when
+// the file is readable by its group or others: it holds secrets.
+func Load(path string) (accounts []Parsed, warning string, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		warning = fmt.Sprintf("%s is readable by others (mode %s) and holds secrets: chmod 600 it", path, fi.Mode().Perm())
+	}
+	accounts, err = ParseFile(f, path)
+	return accounts, warning, err
+}
+
+// FromEnv returns the account of EnvURL, as the default account "env", and
+// false when the variable is not set.
+func FromEnv() (Parsed, bool, error) {
+	raw := os.Getenv(EnvURL)
+	if raw == "" {
+		return Parsed{}, false, nil
+	}
+	a, err := Parse("env", raw)
+	if err != nil {
+		return Parsed{}, true, fmt.Errorf("%s: %w", EnvURL, err)
+	}
+	a.Default = true
+	return Parsed{Account: a, Redacted: Redact(raw), Source: EnvURL}, true, nil
+}

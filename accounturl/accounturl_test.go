@@ -1,0 +1,122 @@
+package accounturl
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/imbridge/middleware/timchat"
+	"github.com/imbridge/middleware/wecom"
+)
+
+const (
+	key    = "693a91f6-7aaa-4bc4-97a0-0ec2sifa5aaa"
+	secret = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e"
+)
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ raw, im string }{
+		{"wecom://" + key, wecom.IM},
+		{"wecom://" + key + "?rate=100&bot_rate=5000", wecom.IM},
+		{"wecom://" + key + "?base=http://127.0.0.1:8080", wecom.IM},
+		{"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" + key, wecom.IM},
+		{"tim://administrator:" + secret + "@1400000000?region=singapore", timchat.IM},
+		{"tim://administrator:" + secret + "@1400000000?base=http://127.0.0.1:9&sig_ttl=48h", timchat.IM},
+	} {
+		a, err := Parse("ops", tt.raw)
+		require.NoError(t, err, Redact(tt.raw))
+		assert.Equal(t, tt.im, a.IM)
+		assert.Equal(t, "ops", a.ID)
+		assert.NotNil(t, a.Backend)
+	}
+}
+
+func TestParseErrorsHideSecrets(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{
+		"wecom://" + key + "?rate=fast",
+		"wecom://" + key + "?colour=red",
+		"tim://administrator:" + secret + "@notanumber",
+		"tim://administrator:" + secret + "@1400000000?region=mars",
+		"tim://administrator:" + secret + "@1400000000?speed=1",
+		"ftp://" + key,
+		"http://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" + key, // plain http, no base named
+	} {
+		_, err := Parse("ops", raw)
+		require.ErrorIs(t, err, ErrConfig, raw)
+		assert.NotContains(t, err.Error(), key)
+		assert.NotContains(t, err.Error(), secret)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{
+		"wecom://" + key + "?rate=5":                                     "wecom://REDACTED?rate=5",
+		"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" + key:    "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=REDACTED",
+		"tim://administrator:" + secret + "@1400000000?region=singapore": "tim://administrator:REDACTED@1400000000?region=singapore",
+		"%%%" + key: "REDACTED",
+	} {
+		assert.Equal(t, want, Redact(raw))
+	}
+}
+
+func TestLoad(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := filepath.Join(dir, "accounts")
+	require.NoError(t, os.WriteFile(good, []byte(strings.Join([]string{
+		"# the ops bots",
+		"ops default wecom://" + key,
+		"",
+		"tim tim://administrator:" + secret + "@1400000000",
+	}, "\n")), 0o600))
+	accts, warning, err := Load(good)
+	require.NoError(t, err)
+	assert.Empty(t, warning)
+	require.Len(t, accts, 2)
+	assert.True(t, accts[0].Default)
+	assert.Equal(t, good+":2", accts[0].Source)
+	assert.Equal(t, "wecom://REDACTED", accts[0].Redacted)
+	assert.False(t, accts[1].Default)
+
+	// Readable by others: a warning.
+	require.NoError(t, os.Chmod(good, 0o644))
+	_, warning, err = Load(good)
+	require.NoError(t, err)
+	assert.Contains(t, warning, "readable by others")
+
+	// A bad line is named, without its secret.
+	bad := filepath.Join(dir, "bad")
+	require.NoError(t, os.WriteFile(bad, []byte("ops wecom://"+key+"\nbroken tim://administrator:"+secret+"@x\n"), 0o600))
+	_, _, err = Load(bad)
+	require.ErrorIs(t, err, ErrConfig)
+	assert.Contains(t, err.Error(), bad+":2")
+	assert.NotContains(t, err.Error(), secret)
+	for _, line := range []string{"just-an-id", "a b c d", "a notdefault wecom://" + key} {
+		_, err := ParseFile(strings.NewReader(line), "f")
+		require.ErrorIs(t, err, ErrConfig, line)
+		assert.NotContains(t, err.Error(), key)
+	}
+	_, err = ParseFile(strings.NewReader("a wecom://"+key+"\na wecom://"+key), "f")
+	require.True(t, errors.Is(err, ErrConfig))
+	assert.Contains(t, err.Error(), "again")
+}
+
+func TestFromEnv(t *testing.T) {
+	t.Setenv(EnvURL, "wecom://"+key)
+	a, ok, err := FromEnv()
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.True(t, a.Default)
+	assert.Equal(t, "env", a.ID)
+	t.Setenv(EnvURL, "")
+	_, ok, _ = FromEnv()
+	assert.False(t, ok)
+}
