@@ -107,7 +107,7 @@ func (r *rig) scan(t *testing.T) {
 func attrTexts(kvs []attribute.KeyValue) []string {
 	var out []string
 	for _, kv := range kvs {
-		out = append(out, string(kv.Key), kv.Value.String())
+		out = append(out, string(kv.Key), kv.Value.Emit())
 	}
 	return out
 }
@@ -166,7 +166,7 @@ func (r *rig) counter(t *testing.T, name string, want ...string) int64 {
 				for _, w := range want {
 					k, v, _ := strings.Cut(w, "=")
 					got, ok := p.Attributes.Value(attribute.Key(k))
-					if !ok || got.String() != v {
+					if !ok || got.Emit() != v {
 						continue points
 					}
 				}
