@@ -38,7 +38,7 @@ const EnvURL = "IMBRIDGE_URL"
 
 // ErrConfig is the category of every error of this package: a URL or a
 // file that does not describe an account.
-var ErrConfig = errors.New("accounturl: bad account")
+var ErrConfig = errors.New("account configuration")
 
 // Parse returns the account id of rawURL describes. Errors show the URL
 // redacted.

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/accounturl"
+)
+
+// accountFlags say where the accounts come from.
+type accountFlags struct {
+	url    string
+	config string
+}
+
+var errNoConfig = fmt.Errorf("%w: no accounts: give --url, set %s, or write a file of accounts", accounturl.ErrConfig, accounturl.EnvURL)
+
+// configPath is --config, $IMBRIDGE_CONFIG, or ~/.config/imbridge/accounts.
+func (f accountFlags) configPath() string {
+	if f.config != "" {
+		return f.config
+	}
+	if p := os.Getenv("IMBRIDGE_CONFIG"); p != "" {
+		return p
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "imbridge", "accounts")
+}
+
+// load returns the accounts: --url, else $IMBRIDGE_URL, else the file.
+// Warnings (a file others can read) go to stderr.
+func (f accountFlags) load(stderr io.Writer) ([]accounturl.Parsed, error) {
+	if f.url != "" {
+		a, err := accounturl.Parse("url", f.url)
+		if err != nil {
+			return nil, err
+		}
+		a.Default = true
+		return []accounturl.Parsed{{Account: a, Redacted: accounturl.Redact(f.url), Source: "--url"}}, nil
+	}
+	if a, ok, err := accounturl.FromEnv(); ok || err != nil {
+		return []accounturl.Parsed{a}, err
+	}
+	path := f.configPath()
+	if path == "" {
+		return nil, errNoConfig
+	}
+	accts, warning, err := accounturl.Load(path)
+	if errors.Is(err, os.ErrNotExist) && f.config == "" {
+		return nil, errNoConfig
+	}
+	if warning != "" {
+		fmt.Fprintln(stderr, "imbridge: warning:", warning)
+	}
+	if err == nil && len(accts) == 0 {
+		return nil, fmt.Errorf("%w: %s holds no account", accounturl.ErrConfig, path)
+	}
+	return accts, err
+}
+
+// client builds the middleware.Client of the accounts.
+func client(accts []accounturl.Parsed) (*middleware.Client, error) {
+	opts := make([]middleware.ClientOption, len(accts))
+	for i, a := range accts {
+		opts[i] = middleware.WithAccount(a.Account)
+	}
+	return middleware.NewClient(opts...)
+}
+
+// pickIM is --im, else the IM of --account, else of the default account,
+// else of the only IM configured.
+func pickIM(accts []accounturl.Parsed, im, account string) (string, error) {
+	if im != "" {
+		return im, nil
+	}
+	ims := map[string]bool{}
+	for _, a := range accts {
+		if account != "" && a.ID == account {
+			return a.IM, nil
+		}
+		ims[a.IM] = true
+	}
+	for _, a := range accts {
+		if a.Default {
+			return a.IM, nil
+		}
+	}
+	if len(ims) == 1 {
+		return accts[0].IM, nil
+	}
+	if account != "" {
+		return "", fmt.Errorf("%w: no account %q", middleware.ErrUnknownAccount, account)
+	}
+	return "", fmt.Errorf("%w: several IMs are configured and none is the default: give --im", accounturl.ErrConfig)
+}
+
+// verify checks the accounts and lists them, secrets redacted.
+func verify(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("verify", stderr)
+	var af accountFlags
+	fs.StringVar(&af.url, "url", "", "a one-off account URL")
+	fs.StringVar(&af.config, "config", "", "the file of accounts")
+	if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
+		if err == nil {
+			fmt.Fprintf(stderr, "imbridge %s: unexpected arguments %q\n", fs.Name()[len("imbridge "):], rest)
+		}
+		return exitUsage
+	}
+	accts, err := af.load(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "imbridge:", err)
+		return exitConfig
+	}
+	for _, a := range accts {
+		def := ""
+		if a.Default {
+			def = " (default)"
+		}
+		fmt.Fprintf(stdout, "%-12s %-6s %s%s  [%s]\n", a.ID, a.IM, a.Redacted, def, a.Source)
+	}
+	fmt.Fprintf(stdout, "%d account(s) usable\n", len(accts))
+	return exitOK
+}

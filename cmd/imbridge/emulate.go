@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/imbridge/middleware/imtest"
+)
+
+// emulate runs the WeCom and TIM emulators and a media host on loopback,
+// prints the account URLs that reach them, and logs every message they
+// accept until ctx ends (Ctrl-C).
+func emulate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("emulate", stderr)
+	envFile := fs.String("env-file", "", "also write the URLs to this file, as KEY=VALUE lines (for scripts)")
+	drop := fs.Int("drop-after-read", 0, "process the first N WeCom sends, then drop their connections unanswered (a 'may have been delivered')")
+	rate := fs.Int("wecom-rate", 100, "WeCom messages a minute per chat before 45009 (0: no limit)")
+	if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
+		if err == nil {
+			fmt.Fprintf(stderr, "imbridge %s: unexpected arguments %q\n", fs.Name()[len("imbridge "):], rest)
+		}
+		return exitUsage
+	}
+	wc := imtest.NewWeCom(imtest.WithWeComRate(*rate))
+	defer wc.Close()
+	tim := imtest.NewTIM()
+	defer tim.Close()
+	host := imtest.NewMediaHost()
+	defer host.Close()
+	if *drop > 0 {
+		wc.DropAfterRead(*drop)
+	}
+	env := []string{
+		"WECOM_URL=wecom://" + wc.Key + "?base=" + url.QueryEscape(wc.URL),
+		"TIM_URL=tim://" + tim.Admin + ":" + tim.SecretKey + "@" + strconv.FormatUint(tim.SDKAppID, 10) + "?base=" + url.QueryEscape(tim.URL),
+		"MEDIA_HOST=" + host.URL,
+	}
+	fmt.Fprintln(stdout, "imbridge emulate: the WeCom and TIM emulators listen on loopback; Ctrl-C stops them.")
+	for _, e := range env {
+		fmt.Fprintln(stdout, e)
+	}
+	if *envFile != "" {
+		// The emulator's credentials too, for scripts that check that no
+		// output of theirs ever shows them.
+		all := append(env, "WECOM_KEY="+wc.Key, "TIM_SECRET="+tim.SecretKey)
+		if err := os.WriteFile(*envFile, []byte(strings.Join(all, "\n")+"\n"), 0o600); err != nil {
+			fmt.Fprintln(stderr, "imbridge emulate:", err)
+			return exitFailed
+		}
+	}
+	seenW, seenT := 0, 0
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			logAccepted(stdout, wc, tim, &seenW, &seenT)
+			fmt.Fprintln(stdout, "imbridge emulate: stopped")
+			return exitOK
+		case <-tick.C:
+			logAccepted(stdout, wc, tim, &seenW, &seenT)
+		}
+	}
+}
+
+// logAccepted prints the messages accepted since the last call.
+func logAccepted(out io.Writer, wc *imtest.WeCom, tim *imtest.TIM, seenW, seenT *int) {
+	msgs := wc.Messages()
+	for _, m := range msgs[*seenW:] {
+		what := fmt.Sprintf("%q", m.Content)
+		if m.FileName != "" {
+			what = fmt.Sprintf("%s, %d bytes", m.FileName, len(m.File))
+		} else if m.Image != nil {
+			what = fmt.Sprintf("image, %d bytes", len(m.Image))
+		}
+		fmt.Fprintf(out, "wecom %-9s to %-12s %s\n", m.Type, orSelf(m.ChatID), what)
+	}
+	*seenW = len(msgs)
+	tmsgs := tim.Messages()
+	for _, m := range tmsgs[*seenT:] {
+		to := strings.Join(m.To, "|")
+		if m.Group != "" {
+			to = "group " + m.Group
+		} else if m.Broadcast {
+			to = "everyone"
+		}
+		var types []string
+		for _, e := range m.Elements {
+			types = append(types, e.MsgType)
+		}
+		fmt.Fprintf(out, "tim   %-9s to %-12s %s\n", m.API, to, strings.Join(types, "+"))
+	}
+	*seenT = len(tmsgs)
+}
+
+func orSelf(chat string) string {
+	if chat == "" {
+		return "(own group)"
+	}
+	return chat
+}

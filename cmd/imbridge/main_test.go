@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestMain lets the test binary be the imbridge command for the scripts.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){"imbridge": main})
+}
+
+// TestScripts drives the real binary through testdata/script/*.txtar,
+// against emulators that an "imbridge emulate" of the script serves from
+// another process.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("HOME", env.WorkDir) // no user's config
+			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")
+			env.Setenv("IMBRIDGE_URL", "")
+			env.Setenv("IMBRIDGE_CONFIG", "")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// waitfile FILE: wait until FILE exists and is not empty.
+			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				deadline := time.Now().Add(20 * time.Second)
+				for time.Now().Before(deadline) {
+					if fi, err := os.Stat(ts.MkAbs(args[0])); err == nil && fi.Size() > 0 {
+						return
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				ts.Fatalf("%s did not appear", args[0])
+			},
+			// envfile FILE: set the KEY=VALUE lines of FILE in the environment.
+			"envfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				sc := bufio.NewScanner(strings.NewReader(ts.ReadFile(args[0])))
+				for sc.Scan() {
+					if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+						ts.Setenv(k, v)
+					}
+				}
+			},
+		},
+	})
+}
+
+// In process: each exit code from the error that causes it.
+func TestExitCodes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, tt := range []struct {
+		args []string
+		want int
+	}{
+		{nil, exitUsage},
+		{[]string{"bogus"}, exitUsage},
+		{[]string{"send", "--no-such-flag"}, exitUsage},
+		{[]string{"file", "--url", "wecom://abcdefgh-1234"}, exitUsage},
+		{[]string{"send", "--config", "/definitely/missing", "hi"}, exitConfig},
+		{[]string{"send", "--url", "wecom://abcdefgh-1234?colour=red", "hi"}, exitConfig},
+		{[]string{"send", "--url", "tim://admin:s@1400000000", "--mention", "x", "--user", "u", "hi"}, exitBadInput},
+		{[]string{"send", "--url", "wecom://abcdefgh-1234", "--account", "nobody", "hi"}, exitNoAccount},
+		{[]string{"send", "--url", "wecom://abcdefgh-1234?base=http://127.0.0.1:1", "--timeout", "2s", "hi"}, exitFailed},
+	} {
+		var out, errOut strings.Builder
+		got := run(ctx, tt.args, strings.NewReader(""), &out, &errOut)
+		if got != tt.want {
+			t.Errorf("%q: exit %d, want %d\n%s%s", tt.args, got, tt.want, out.String(), errOut.String())
+		}
+	}
+}

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/accounturl"
+	"github.com/imbridge/middleware/wecom"
+)
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("imbridge "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parse parses flags wherever they stand among the arguments ("imbridge
+// file ./r.csv --group g" as well as "imbridge file --group g ./r.csv");
+// "--" ends the flags. It returns the positional arguments in order.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos, tail []string
+	for i, a := range args {
+		if a == "--" {
+			args, tail = args[:i], args[i+1:]
+			break
+		}
+	}
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return append(pos, tail...), nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// pushFlags are the flags of send, the media commands and mixed.
+type pushFlags struct {
+	accountFlags
+	im, account, group, user, title string
+	markdown, asJSON                bool
+	mentions, visibleTo             string
+	name, mime, items               string
+	timeout                         time.Duration
+}
+
+func (p *pushFlags) register(fs *flag.FlagSet, cmd string) {
+	fs.StringVar(&p.url, "url", "", "a one-off account URL (wecom://KEY, tim://ADMIN:SECRET@APPID, a webhook URL)")
+	fs.StringVar(&p.config, "config", "", "the file of accounts (default $IMBRIDGE_CONFIG or ~/.config/imbridge/accounts)")
+	fs.StringVar(&p.im, "im", "", "the target IM: wecom or tim (default: the default account's)")
+	fs.StringVar(&p.account, "account", "", "the sending account (default: chosen by the SDK's rules)")
+	fs.StringVar(&p.group, "group", "", "the group id(s), |-joined")
+	fs.StringVar(&p.user, "user", "", "the user id(s), |-joined")
+	fs.StringVar(&p.title, "title", "", "the title (TIM's offline-push title; WeCom shows none)")
+	fs.BoolVar(&p.asJSON, "json", false, "print one JSON result on stdout")
+	fs.DurationVar(&p.timeout, "timeout", 30*time.Second, "how long the push may take")
+	fs.StringVar(&p.mentions, "mention", "", "WeCom: users to mention, comma-separated")
+	fs.StringVar(&p.visibleTo, "visible-to", "", "WeCom: the only members who see it, comma-separated")
+	switch cmd {
+	case "send":
+		fs.BoolVar(&p.markdown, "markdown", false, "send as markdown")
+	case "mixed":
+		fs.StringVar(&p.items, "items", "", "a JSON file of autClaw items (- for stdin) instead of ITEM arguments")
+	default:
+		fs.StringVar(&p.name, "name", "", "the file name the recipients see")
+		fs.StringVar(&p.mime, "mime", "", "the media type")
+	}
+}
+
+// options turns the flags into the SDK's options for im.
+func (p *pushFlags) options(im string) ([]middleware.Option, error) {
+	opts := []middleware.Option{middleware.WithTimeout(p.timeout)}
+	if p.account != "" {
+		opts = append(opts, middleware.WithAccountID(p.account))
+	}
+	if p.name != "" {
+		opts = append(opts, middleware.WithFilename(p.name))
+	}
+	if p.mime != "" {
+		opts = append(opts, middleware.WithMIME(p.mime))
+	}
+	wecomOnly := p.mentions != "" || p.visibleTo != "" || p.markdown
+	if wecomOnly && im != wecom.IM {
+		return nil, fmt.Errorf("%w: --mention, --visible-to and --markdown are WeCom's", middleware.ErrInvalidOption)
+	}
+	if p.markdown {
+		opts = append(opts, wecom.Markdown())
+	}
+	if p.mentions != "" {
+		opts = append(opts, wecom.Mention(strings.Split(p.mentions, ",")...))
+	}
+	if p.visibleTo != "" {
+		opts = append(opts, wecom.VisibleTo(strings.Split(p.visibleTo, ",")...))
+	}
+	return opts, nil
+}
+
+// push runs send, image, voice, video, file and mixed.
+func push(ctx context.Context, cmd string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet(cmd, stderr)
+	var p pushFlags
+	p.register(fs, cmd)
+	args, err := parse(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	accts, err := p.load(stderr)
+	if err != nil {
+		return report(stdout, stderr, p.asJSON, 0, err)
+	}
+	im, err := pickIM(accts, p.im, p.account)
+	if err != nil {
+		return report(stdout, stderr, p.asJSON, 0, err)
+	}
+	c, err := client(accts)
+	if err != nil {
+		return report(stdout, stderr, p.asJSON, 0, err)
+	}
+	opts, err := p.options(im)
+	if err != nil {
+		return report(stdout, stderr, p.asJSON, 0, err)
+	}
+	var n int
+	switch cmd {
+	case "send":
+		text, code := textOf(args, stdin, stderr)
+		if code != exitOK {
+			return code
+		}
+		n, err = c.Push(ctx, im, p.group, p.user, p.title, text, opts...)
+	case "mixed":
+		items, code := itemsOf(p.items, args, stdin, stderr)
+		if code != exitOK {
+			return code
+		}
+		n, err = c.PushMixed(ctx, im, p.group, p.user, p.title, items, opts...)
+	default:
+		if len(args) != 1 {
+			fmt.Fprintf(stderr, "imbridge %s: give one SOURCE\n", cmd)
+			return exitUsage
+		}
+		bar := newProgress(stderr)
+		defer bar.finish()
+		opts = append(opts, middleware.WithProgress(bar.update))
+		n, err = pushMedia(ctx, c, cmd, im, &p, args[0], opts)
+	}
+	return report(stdout, stderr, p.asJSON, n, err)
+}
+
+func pushMedia(ctx context.Context, c *middleware.Client, cmd, im string, p *pushFlags, src string, opts []middleware.Option) (int, error) {
+	switch cmd {
+	case "image":
+		return c.PushImage(ctx, im, p.group, p.user, p.title, src, opts...)
+	case "voice":
+		return c.PushVoice(ctx, im, p.group, p.user, p.title, src, opts...)
+	case "video":
+		return c.PushVideo(ctx, im, p.group, p.user, p.title, src, opts...)
+	}
+	return c.PushFile(ctx, im, p.group, p.user, p.title, src, opts...)
+}
+
+// textOf is the text of send: the arguments, or stdin with "-" or when
+// there are none.
+func textOf(args []string, stdin io.Reader, stderr io.Writer) (string, int) {
+	if len(args) > 0 && !(len(args) == 1 && args[0] == "-") {
+		return strings.Join(args, " "), exitOK
+	}
+	b, err := io.ReadAll(io.LimitReader(stdin, 1<<20))
+	if err != nil {
+		fmt.Fprintln(stderr, "imbridge send: reading stdin:", err)
+		return "", exitFailed
+	}
+	text := strings.TrimRight(string(b), "\n")
+	if text == "" {
+		fmt.Fprintln(stderr, "imbridge send: no text: give it as arguments or on stdin")
+		return "", exitUsage
+	}
+	return text, exitOK
+}
+
+// itemsOf is the items of mixed: TYPE:VALUE arguments in order, or the
+// autClaw JSON of --items.
+func itemsOf(file string, args []string, stdin io.Reader, stderr io.Writer) ([]middleware.Item, int) {
+	if file != "" {
+		var data []byte
+		var err error
+		if file == "-" {
+			data, err = io.ReadAll(io.LimitReader(stdin, 16<<20))
+		} else {
+			data, err = os.ReadFile(file)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "imbridge mixed:", err)
+			return nil, exitBadInput
+		}
+		items, err := middleware.ParseItemsJSON(data)
+		if err != nil {
+			fmt.Fprintln(stderr, "imbridge mixed:", err)
+			return nil, exitBadInput
+		}
+		return items, exitOK
+	}
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "imbridge mixed: give ITEMs (text:..., image:SRC, ...) or --items FILE")
+		return nil, exitUsage
+	}
+	items := make([]middleware.Item, len(args))
+	for i, a := range args {
+		t, v, ok := strings.Cut(a, ":")
+		it := middleware.Item{Type: middleware.ItemType(t)}
+		switch {
+		case !ok:
+			fmt.Fprintf(stderr, "imbridge mixed: item %d: want TYPE:VALUE\n", i)
+			return nil, exitUsage
+		case it.Type.IsMedia():
+			it.Source = v
+		default:
+			it.Text = v
+		}
+		items[i] = it
+	}
+	return items, exitOK
+}
+
+// result is the --json output.
+type result struct {
+	Sent              int     `json:"sent"`
+	Exit              int     `json:"exit"`
+	ErrorClass        string  `json:"error_class,omitempty"`
+	Error             string  `json:"error,omitempty"`
+	RetryAfterSeconds float64 `json:"retry_after_seconds,omitempty"`
+}
+
+// report prints the outcome and returns its exit code.
+func report(stdout, stderr io.Writer, asJSON bool, n int, err error) int {
+	code, class := exitCode(err)
+	if asJSON {
+		r := result{Sent: n, Exit: code, ErrorClass: class}
+		if err != nil {
+			r.Error = err.Error()
+		}
+		if d, ok := middleware.RetryAfter(err); ok {
+			r.RetryAfterSeconds = d.Seconds()
+		}
+		b, _ := json.Marshal(r)
+		fmt.Fprintln(stdout, string(b))
+		return code
+	}
+	if err == nil {
+		fmt.Fprintf(stdout, "sent to %d target(s)\n", n)
+		return code
+	}
+	if n > 0 {
+		fmt.Fprintf(stdout, "sent to %d target(s), then failed\n", n)
+	}
+	fmt.Fprintln(stderr, "imbridge:", err)
+	if d, ok := middleware.RetryAfter(err); ok {
+		fmt.Fprintf(stderr, "imbridge: retry in %s\n", d.Round(time.Second))
+	}
+	return code
+}
+
+// exitCode maps an error to the exit code and class a script branches on.
+func exitCode(err error) (int, string) {
+	is := func(targets ...error) bool {
+		for _, t := range targets {
+			if errors.Is(err, t) {
+				return true
+			}
+		}
+		return false
+	}
+	var pe *middleware.PartialError
+	switch {
+	case err == nil:
+		return exitOK, ""
+	case errors.As(err, &pe) && pe.MaybeDelivered, is(middleware.ErrMaybeDelivered):
+		return exitMaybe, "maybe_delivered"
+	case is(accounturl.ErrConfig):
+		return exitConfig, "config"
+	case is(middleware.ErrRateLimited):
+		return exitRateLimited, "rate_limited"
+	case is(middleware.ErrNoAccount, middleware.ErrUnknownAccount, middleware.ErrAccountOffline):
+		return exitNoAccount, "no_account"
+	case is(middleware.ErrInvalidItem, middleware.ErrInvalidTarget, middleware.ErrTooLarge, middleware.ErrUnsupported, middleware.ErrInvalidOption):
+		return exitBadInput, "bad_input"
+	}
+	return exitFailed, "failed"
+}
