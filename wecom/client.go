@@ -226,6 +226,7 @@ func New(keyOrURL string, opts ...Option) (*Client, error) {
 		c.cache = NewMemoryCache()
 	}
 	c.pace.scope = "{wecom:" + c.scope + "}" // a Redis Cluster hash tag: one bot's budgets in one slot
+	c.pace.reason = c.pace.describe()
 	switch {
 	case cfg.pace.perChat == 0:
 		c.limiter = nil

@@ -19,6 +19,7 @@ type pace struct {
 	perChat, perBot int
 	window          time.Duration
 	scope           string // names the bot in budget keys: a hash of its key
+	reason          string // names the budget in a refusal; set once by New
 }
 
 // budgets returns what one message to chatID ("|"-joined ids; "" for the
@@ -36,8 +37,9 @@ func (p pace) budgets(chatID string) []middleware.Budget {
 	return append(out, middleware.Budget{Key: p.scope + ":bot", Limit: p.perBot, Window: p.window})
 }
 
-// reason names the budget in a refusal.
-func (p pace) reason() string {
+// describe names the budget in a refusal; New calls it once, not every
+// send.
+func (p pace) describe() string {
 	return fmt.Sprintf("%d messages per %s per chat", p.perChat, p.window)
 }
 

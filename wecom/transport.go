@@ -44,7 +44,7 @@ func (c *Client) do(ctx context.Context, req request) (answer, error) {
 	waitedWindow := false
 	err := c.retry.Run(ctx, func(n int) retry.Outcome {
 		if !req.upload && c.limiter != nil {
-			if err := middleware.WaitTurn(ctx, c.limiter, IM, c.pace.reason(), req.budgets); err != nil {
+			if err := middleware.WaitTurn(ctx, c.limiter, IM, c.pace.reason, req.budgets); err != nil {
 				return retry.Outcome{Err: err}
 			}
 		}
