@@ -128,7 +128,8 @@ func WithBotRateLimit(n int) Option {
 }
 
 // WithRateWindow sets the length of the rate window, for tests against an
-// emulator with a shortened window. Default: a minute, as WeCom counts.
+// emulator with a shortened window: the pacer's window, and how long a
+// 45009 is waited out. Default: a minute, as WeCom counts.
 func WithRateWindow(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {

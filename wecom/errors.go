@@ -9,10 +9,6 @@ import (
 	"github.com/imbridge/middleware/internal/httpx"
 )
 
-// rateWindow is how long WeCom blocks a bot after 45009: until the minute
-// window passes.
-const rateWindow = time.Minute
-
 // reply is the envelope of every WeCom answer; ErrCode is nil when the
 // body had none.
 type reply struct {
@@ -32,8 +28,9 @@ var okAnswer = []byte(`{"errcode":0,"errmsg":"ok"}`)
 
 // decodeReply reads an answer whatever its Content-Type: WeCom reports
 // failures inside HTTP 200 bodies. A redirect, and a body without errcode,
-// are errors, never a success (httpx.NotPlatform says which kind).
-func decodeReply(resp *httpx.Response) (answer, error) {
+// are errors, never a success (httpx.NotPlatform says which kind). window
+// is the client's rate window: how long a 45009 blocks the bot.
+func decodeReply(resp *httpx.Response, window time.Duration) (answer, error) {
 	if resp.Status >= 300 && resp.Status <= 399 {
 		return answer{}, httpx.NotPlatform(IM, resp)
 	}
@@ -45,7 +42,7 @@ func decodeReply(resp *httpx.Response) (answer, error) {
 		return answer{}, httpx.NotPlatform(IM, resp)
 	}
 	if *r.ErrCode != 0 {
-		e := apiError(*r.ErrCode, r.ErrMsg, resp.Status)
+		e := apiError(*r.ErrCode, r.ErrMsg, resp.Status, window)
 		if e.Kind == nil && resp.Status == 429 {
 			e.Kind = middleware.ErrRateLimited
 		}
@@ -60,12 +57,13 @@ func decodeReply(resp *httpx.Response) (answer, error) {
 	return answer{MediaID: r.MediaID}, nil
 }
 
-// apiError maps an errcode to its category.
-func apiError(code int, msg string, status int) *middleware.APIError {
+// apiError maps an errcode to its category; a 45009 is retried after
+// window.
+func apiError(code int, msg string, status int, window time.Duration) *middleware.APIError {
 	e := &middleware.APIError{Backend: IM, Code: code, Message: msg, HTTPStatus: status}
 	switch code {
 	case 45009:
-		e.Kind, e.RetryAfter = middleware.ErrRateLimited, rateWindow
+		e.Kind, e.RetryAfter = middleware.ErrRateLimited, window
 	case 45033:
 		e.Kind = middleware.ErrRateLimited
 	case 93000, 93004, 93008:

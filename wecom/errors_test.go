@@ -193,6 +193,33 @@ func TestWindowWaitOnlyIfDeadlineAllows(t *testing.T) {
 	assert.Equal(t, 1, m.mt.GetTotalCallCount())
 }
 
+// A client on a shortened window (WithRateWindow, as against an emulator
+// with one) waits that window out after a 45009, not WeCom's minute, and
+// says so in RetryAfter.
+func TestWindowWaitFollowsWithRateWindow(t *testing.T) {
+	t.Parallel()
+	const window = 200 * time.Millisecond
+	m := newMock(t)
+	_, mc := newBackend(t, m, WithRateWindow(window))
+	m.answer("send", `{"errcode":45009,"errmsg":"api freq out of limit"}`)
+	n, err := mc.Push(bg, "wecom", "g", "", "", "x")
+	require.NoError(t, err, "the 200 ms window fits the 5 s deadline: waited out and sent again")
+	assert.Equal(t, 1, n)
+	assert.Equal(t, 2, m.mt.GetTotalCallCount())
+
+	// Waited out once; the second 45009 is final, and names the window.
+	m.answer("send", `{"errcode":45009,"errmsg":"api freq out of limit"}`)
+	m.answer("send", `{"errcode":45009,"errmsg":"api freq out of limit"}`)
+	_, err = mc.Push(bg, "wecom", "g", "", "", "y")
+	var api *middleware.APIError
+	require.ErrorAs(t, err, &api)
+	assert.Equal(t, window, api.RetryAfter)
+	d, ok := middleware.RetryAfter(err)
+	assert.True(t, ok)
+	assert.Equal(t, window, d)
+	assert.Equal(t, 4, m.mt.GetTotalCallCount())
+}
+
 func TestMediaCacheAndExpiry(t *testing.T) {
 	t.Parallel()
 	m := newMock(t)

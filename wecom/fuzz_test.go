@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
@@ -18,7 +19,7 @@ func FuzzDecodeReply(f *testing.F) {
 	f.Add(302, []byte(`{"errcode":0,"errmsg":"ok"}`))
 	f.Add(429, []byte(`{"errcode":0,"errmsg":"ok"}`))
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
-		r, err := decodeReply(&httpx.Response{Status: status, Header: http.Header{}, Body: body})
+		r, err := decodeReply(&httpx.Response{Status: status, Header: http.Header{}, Body: body}, time.Minute)
 		if err == nil {
 			// Success only with an explicit errcode 0 in a 2xx answer.
 			var v struct {

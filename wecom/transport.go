@@ -56,7 +56,7 @@ func (c *Client) do(ctx context.Context, req request) (answer, error) {
 		resp, err := httpx.Post(ctx, c.http, req.url, req.contentType, body, req.length)
 		done()
 		if err == nil {
-			r, err = decodeReply(resp)
+			r, err = decodeReply(resp, c.pace.window)
 		}
 		httpx.Report(ctx, middleware.AttemptInfo{Backend: IM, API: req.api(), Method: http.MethodPost, Host: c.host, Retry: n - 1, Start: start}, resp, err)
 		switch {
@@ -104,9 +104,10 @@ func judgeTransport(ctx context.Context, req request, err error) retry.Outcome {
 }
 
 // judgeReply decides on a refusal: system busy and the concurrency limit
-// are retried; 45009 blocks until the minute window passes, which is
-// waited out once (if the deadline allows) and not counted as an attempt;
-// everything else, an HTTP 429 included, is final.
+// are retried; 45009 blocks until the rate window passes (its RetryAfter:
+// the window, or a longer Retry-After), which is waited out once (if the
+// deadline allows) and not counted as an attempt; everything else, an
+// HTTP 429 included, is final.
 func judgeReply(req request, err error, waitedWindow *bool) retry.Outcome {
 	var api *middleware.APIError
 	errors.As(err, &api)
@@ -117,7 +118,7 @@ func judgeReply(req request, err error, waitedWindow *bool) retry.Outcome {
 		return retry.Outcome{Err: err, Retry: true}
 	case api.Code == 45009 && !*waitedWindow:
 		*waitedWindow = true
-		return retry.Outcome{Err: err, Retry: true, Free: true, Wait: max(rateWindow, api.RetryAfter)}
+		return retry.Outcome{Err: err, Retry: true, Free: true, Wait: api.RetryAfter}
 	}
 	return retry.Outcome{Err: err}
 }
