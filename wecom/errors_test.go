@@ -182,6 +182,25 @@ func TestRateLimitDeadline(t *testing.T) {
 	assert.Equal(t, 1, m.mt.GetTotalCallCount(), "the second push sent nothing")
 }
 
+// The bot's budget holds across chats, and a refusal it causes names it:
+// every chat below has room.
+func TestBotBudgetSpansChats(t *testing.T) {
+	t.Parallel()
+	m := newMock(t)
+	_, mc := newBackend(t, m, WithRateLimit(5), WithBotRateLimit(2))
+	for _, chat := range []string{"a", "b"} {
+		_, err := mc.Push(bg, "wecom", chat, "", "", "x")
+		require.NoError(t, err)
+	}
+	n, err := mc.Push(bg, "wecom", "c", "", "", "x")
+	require.ErrorIs(t, err, middleware.ErrRateLimited)
+	var le *middleware.LimitError
+	require.ErrorAs(t, err, &le)
+	assert.Contains(t, le.Reason, "2 per bot")
+	assert.Zero(t, n)
+	assert.Equal(t, 2, m.mt.GetTotalCallCount(), "the third chat's push sent nothing")
+}
+
 func TestWindowWaitOnlyIfDeadlineAllows(t *testing.T) {
 	t.Parallel()
 	m := newMock(t)

@@ -37,10 +37,10 @@ func (p pace) budgets(chatID string) []middleware.Budget {
 	return append(out, middleware.Budget{Key: p.scope + ":bot", Limit: p.perBot, Window: p.window})
 }
 
-// describe names the budget in a refusal; New calls it once, not every
-// send.
+// describe names the budgets in a refusal, both of them: the limiter does
+// not say which one was full. New calls it once, not every send.
 func (p pace) describe() string {
-	return fmt.Sprintf("%d messages per %s per chat", p.perChat, p.window)
+	return fmt.Sprintf("%d messages per %s per chat, %d per bot", p.perChat, p.window, p.perBot)
 }
 
 // inflight serializes requests with identical bodies: WeCom refuses a body
