@@ -314,8 +314,25 @@ func TestSourcePolicyHosts(t *testing.T) {
 		_, err = c.PushFile(context.Background(), "x", "g", "", "", "base64://aGVsbG8=", WithSourcePolicy(bad))
 		require.ErrorIs(t, err, ErrInvalidOption)
 	}
-	// Writing to the exported variable does not change the default.
+	// The default is TrustedSources' value, written twice (policy.go) so
+	// that the exported variable cannot change it: the two stay equal.
 	assert.True(t, trusted().LocalFiles)
+	assert.Equal(t, TrustedSources, trusted())
+}
+
+// Writing to the exported variable does not change a Client's default. Not
+// parallel: it writes a package variable, restored before the parallel
+// tests resume.
+func TestTrustedSourcesVariableIsNotTheDefault(t *testing.T) {
+	saved := TrustedSources
+	t.Cleanup(func() { TrustedSources = saved })
+	TrustedSources = UntrustedSources
+	p := filepath.Join(t.TempDir(), "daily.csv")
+	require.NoError(t, os.WriteFile(p, []byte("a,b\n"), 0o600))
+	c, f := newFakeClient(t)
+	_, err := c.PushFile(context.Background(), "x", "g", "", "", p)
+	require.NoError(t, err, "the default still reads local files")
+	assert.Equal(t, 1, f.calls())
 }
 
 func TestBlockedAddresses(t *testing.T) {
