@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"net/http"
+	"time"
 )
 
 // Backend delivers a resolved, validated message to one platform account.
@@ -44,6 +45,12 @@ type Message struct {
 	// Extras holds backend-specific options (see BackendOption) in the
 	// order they were given.
 	Extras []any
+	// IdempotencyKey, when not 0, names this push across attempts and
+	// processes (WithIdempotencyKey; an Outbox sets one per job). A backend
+	// whose platform drops repeated messages (see Deduplicator) derives its
+	// dedup fields from it, so a resend is dropped there instead of shown
+	// twice. 0: the backend picks fresh ones for each push.
+	IdempotencyKey uint64
 
 	progress func(done, total int64) // WithProgress
 	fetch    *fetcher                // reads URL sources
@@ -80,4 +87,32 @@ func (m *Message) sourcePolicy() SourcePolicy {
 // rest.
 func BackendOption(v any) Option {
 	return func(c *callConfig) { c.extras = append(c.extras, v) }
+}
+
+// OptionCodec is implemented by backends whose options (Message.Extras) an
+// Outbox can store with a job and read back in another process. A push
+// with backend options to a backend without it cannot be queued.
+type OptionCodec interface {
+	// EncodeOptions returns this backend's options among extras as bytes;
+	// options of other backends are left out, as Send ignores them.
+	EncodeOptions(extras []any) ([]byte, error)
+	// DecodeOptions turns what EncodeOptions returned back into an Option
+	// that asks for the same.
+	DecodeOptions(data []byte) (Option, error)
+}
+
+// Planner is implemented by backends that can say, without I/O, how many
+// platform messages msg takes. An Outbox merges queued text pushes only
+// into messages that still take one, so each costs one unit of the
+// platform's budget.
+type Planner interface {
+	Messages(msg *Message) (int, error)
+}
+
+// Deduplicator is implemented by backends whose platform drops a message it
+// has already taken, when it is sent again with the same
+// Message.IdempotencyKey. DedupWindow is how long after the first attempt
+// that holds for msg; 0 when it never does (a TIM broadcast, say).
+type Deduplicator interface {
+	DedupWindow(msg *Message) time.Duration
 }

@@ -180,7 +180,7 @@ func (c *Client) message(cl *call, cfg *callConfig) (*Message, error) {
 	return &Message{
 		IM: cl.imType, GroupCode: cl.groupCode, UserID: cl.userID, Title: cl.title,
 		Items: cl.items, Fields: cfg.fields, Filename: cfg.filename, MIME: cfg.mime,
-		Extras: cfg.extras, fetch: c.fetch, policy: policy, sources: sources, progress: cfg.progress,
+		Extras: cfg.extras, IdempotencyKey: cfg.key, fetch: c.fetch, policy: policy, sources: sources, progress: cfg.progress,
 	}, nil
 }
 

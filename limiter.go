@@ -45,7 +45,9 @@ type Limiter interface {
 // WaitTurn waits for l's slot for one send: nil when the send may go now.
 // A slot past ctx's deadline is a *LimitError at once, naming backend and
 // reason, with nothing booked; a wait that ctx ends gives the slot back and
-// returns ctx's error.
+// returns ctx's error. Under an Outbox's delivery it never sleeps: a slot
+// not free now is that *LimitError, and the Outbox waits, merging what
+// queues up meanwhile.
 func WaitTurn(ctx context.Context, l Limiter, backend, reason string, budgets []Budget) error {
 	if l == nil || len(budgets) == 0 {
 		return nil
@@ -53,6 +55,9 @@ func WaitTurn(ctx context.Context, l Limiter, backend, reason string, budgets []
 	maxWait := time.Duration(-1)
 	if dl, ok := ctx.Deadline(); ok {
 		maxWait = max(time.Until(dl), 0)
+	}
+	if ctx.Value(noWaitKey{}) != nil {
+		maxWait = 0 // an Outbox delivering: it waits for the slot itself
 	}
 	r, err := l.Reserve(ctx, budgets, maxWait)
 	if err != nil {
@@ -79,6 +84,10 @@ func WaitTurn(ctx context.Context, l Limiter, backend, reason string, budgets []
 		return ctx.Err()
 	}
 }
+
+// noWaitKey marks a context whose sends take a slot free now or none:
+// WaitTurn refuses at once, with the delay, instead of sleeping.
+type noWaitKey struct{}
 
 // MemoryLimiter is a Limiter in this process: a sliding-window log per
 // budget, so that no window of Window length, wherever it starts, holds

@@ -28,6 +28,7 @@ type callConfig struct {
 	extras     []any
 	policy     *SourcePolicy
 	progress   func(done, total int64)
+	key        uint64
 	err        error
 }
 
@@ -92,6 +93,21 @@ func WithTimeout(d time.Duration) Option {
 // it quick (a progress bar, say). Default: none.
 func WithProgress(f func(done, total int64)) Option {
 	return func(c *callConfig) { c.progress = f }
+}
+
+// WithIdempotencyKey names this push across attempts and processes: send
+// it again with the same key (and content) and a platform that deduplicates
+// drops the repeat (TIM: within 120 s to a user, 5 minutes to a group; see
+// Deduplicator). WeCom does not deduplicate and ignores it. 0 is
+// ErrInvalidOption. Default: fresh dedup fields for each push.
+func WithIdempotencyKey(k uint64) Option {
+	return func(c *callConfig) {
+		if k == 0 {
+			c.fail(fmt.Errorf("%w: WithIdempotencyKey(0): the key must not be 0", ErrInvalidOption))
+			return
+		}
+		c.key = k
+	}
 }
 
 // WithField sets a key of the backend's request body, at the top level,

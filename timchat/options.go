@@ -157,8 +157,9 @@ type Options struct {
 // OptionsOf reads back the timchat options of m, such as a message
 // recorded by imtest.Recorder, so that a test can check that Broadcast or
 // OnlineOnly was asked for. Options of other backends are ignored.
-func OptionsOf(m *middleware.Message) Options {
-	o := readOpts(m.Extras)
+func OptionsOf(m *middleware.Message) Options { return optionsOf(readOpts(m.Extras)) }
+
+func optionsOf(o sendOpts) Options {
 	return Options{
 		Broadcast: o.broadcast, Condition: o.condition, Thumbnail: o.thumbnail, SplitMixed: o.splitMixed,
 		OnlineOnly: o.onlineOnly, CloudCustomData: o.cloudData, FromAccount: o.fromAccount,

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
@@ -184,7 +184,7 @@ func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error)
 			body = append(body, elems[i]...)
 			desc = append(desc, descs[i])
 		}
-		n, failed, err := c.deliver(ctx, msg, &o, body, c.offline(msg, &o, desc))
+		n, failed, err := c.deliver(ctx, msg, &o, strconv.Itoa(bi), body, c.offline(msg, &o, desc))
 		if err == nil && len(failed) == 0 {
 			delivered = append(delivered, batch...)
 			reached = n
@@ -246,20 +246,20 @@ func (c *Client) offline(msg *middleware.Message, o *sendOpts, descs []string) *
 	return &info
 }
 
-// deliver sends one message to every target. It returns how many targets
-// got it and which did not.
-func (c *Client) deliver(ctx context.Context, msg *middleware.Message, o *sendOpts, body []Element, offline *OfflinePushInfo) (int, []middleware.TargetFailure, error) {
+// deliver sends one message, part of the push, to every target. It returns
+// how many targets got it and which did not.
+func (c *Client) deliver(ctx context.Context, msg *middleware.Message, o *sendOpts, part string, body []Element, offline *OfflinePushInfo) (int, []middleware.TargetFailure, error) {
 	groups, users := msg.Groups(), msg.Users()
 	switch {
 	case o.broadcast:
-		return c.broadcast(ctx, msg, o, body, offline)
+		return c.broadcast(ctx, msg, o, part, body, offline)
 	case len(groups) > 0:
 		var at []groupAt
 		for _, u := range users {
 			at = append(at, groupAt{GroupAtAccount: u})
 		}
 		return fanOut(groups, func(g string) error {
-			b := groupBody{GroupID: g, Random: rand.Uint32(), FromAccount: o.fromAccount, MsgBody: body,
+			b := groupBody{GroupID: g, Random: dedup(msg, "Random", g, part), FromAccount: o.fromAccount, MsgBody: body,
 				GroupAtInfo: at, CloudCustomData: o.cloudData, OfflinePushInfo: offline}
 			if o.onlineOnly {
 				b.OnlineOnlyFlag = 1
@@ -267,19 +267,21 @@ func (c *Client) deliver(ctx context.Context, msg *middleware.Message, o *sendOp
 			return c.post(ctx, "group_open_http_svc/send_group_msg", b, msg.Fields, nil)
 		})
 	case len(users) == 1:
-		b := c.c2c(o, users[0], body, offline)
+		b := c.c2c(msg, o, users[0], users[0], part, body, offline)
 		if err := c.post(ctx, "openim/sendmsg", b, msg.Fields, nil); err != nil {
 			return 0, nil, err
 		}
 		return 1, nil, nil
 	default:
-		return c.batch(ctx, msg, o, users, body, offline)
+		return c.batch(ctx, msg, o, part, users, body, offline)
 	}
 }
 
-func (c *Client) c2c(o *sendOpts, to any, body []Element, offline *OfflinePushInfo) c2cBody {
-	b := c2cBody{FromAccount: o.fromAccount, ToAccount: to, MsgSeq: rand.Uint32(), MsgRandom: rand.Uint32(),
-		MsgBody: body, CloudCustomData: o.cloudData, OfflinePushInfo: offline}
+// c2c builds a one-to-one body to to (one id or many), whose dedup fields
+// name the target and the part of the push.
+func (c *Client) c2c(msg *middleware.Message, o *sendOpts, to any, target, part string, body []Element, offline *OfflinePushInfo) c2cBody {
+	b := c2cBody{FromAccount: o.fromAccount, ToAccount: to, MsgBody: body, CloudCustomData: o.cloudData, OfflinePushInfo: offline,
+		MsgSeq: dedup(msg, "MsgSeq", target, part), MsgRandom: dedup(msg, "MsgRandom", target, part)}
 	switch {
 	case o.lifeTime != nil:
 		s := int64(*o.lifeTime / time.Second)
@@ -322,13 +324,13 @@ func worse(first, err error) error {
 
 // batch sends to many users, BatchLimit per call, and reads every
 // ErrorList: ErrorCode is 0 when any recipient succeeded.
-func (c *Client) batch(ctx context.Context, msg *middleware.Message, o *sendOpts, users []string, body []Element, offline *OfflinePushInfo) (int, []middleware.TargetFailure, error) {
+func (c *Client) batch(ctx context.Context, msg *middleware.Message, o *sendOpts, part string, users []string, body []Element, offline *OfflinePushInfo) (int, []middleware.TargetFailure, error) {
 	var failed []middleware.TargetFailure
 	var first error
 	for start := 0; start < len(users); start += BatchLimit {
 		chunk := users[start:min(start+BatchLimit, len(users))]
 		var r *reply
-		err := c.post(ctx, "openim/batchsendmsg", c.c2c(o, chunk, body, offline), msg.Fields, &r)
+		err := c.post(ctx, "openim/batchsendmsg", c.c2c(msg, o, chunk, "batch "+strconv.Itoa(start), part, body, offline), msg.Fields, &r)
 		if err != nil {
 			first = worse(first, err)
 			for _, u := range chunk {
@@ -351,11 +353,11 @@ func (c *Client) batch(ctx context.Context, msg *middleware.Message, o *sendOpts
 // broadcast sends with timpush/push, keeping calls more than a second
 // apart per app: it waits for the gap if the deadline allows, else fails
 // with a *middleware.LimitError without sending.
-func (c *Client) broadcast(ctx context.Context, msg *middleware.Message, o *sendOpts, body []Element, offline *OfflinePushInfo) (int, []middleware.TargetFailure, error) {
+func (c *Client) broadcast(ctx context.Context, msg *middleware.Message, o *sendOpts, part string, body []Element, offline *OfflinePushInfo) (int, []middleware.TargetFailure, error) {
 	if err := middleware.WaitTurn(ctx, c.limiter, IM, "broadcasts must be more than a second apart", c.pushBudget); err != nil {
 		return 0, nil, err
 	}
-	b := pushBody{FromAccount: o.fromAccount, MsgRandom: rand.Uint32(), MsgBody: body, OfflinePushInfo: offline}
+	b := pushBody{FromAccount: o.fromAccount, MsgRandom: dedup(msg, "push", part), MsgBody: body, OfflinePushInfo: offline}
 	if !o.condition.empty() {
 		b.Condition = o.condition
 	}

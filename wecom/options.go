@@ -130,8 +130,9 @@ type Options struct {
 // OptionsOf reads back the wecom options of m, such as a message recorded
 // by imtest.Recorder, so that a test can check that Markdown() or
 // Mention("x") was asked for. Options of other backends are ignored.
-func OptionsOf(m *middleware.Message) Options {
-	o := readOpts(m.Extras)
+func OptionsOf(m *middleware.Message) Options { return optionsOf(readOpts(m.Extras)) }
+
+func optionsOf(o sendOpts) Options {
 	return Options{
 		Format: o.format, Mentions: o.mentions, MentionMobiles: o.mobiles, MentionAll: o.mentionAll,
 		VisibleTo: o.visibleTo, PostID: o.postID, NoSplit: o.noSplit, AtShortName: o.atShortName,

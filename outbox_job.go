@@ -1,0 +1,182 @@
+package middleware
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+)
+
+// JobState is where a queued push stands.
+type JobState string
+
+// The states of a job. Queued and Sending are still the Outbox's to
+// deliver; the other three are final until a caller resends or drops a
+// dead letter.
+const (
+	// JobQueued waits for its turn under the budget.
+	JobQueued JobState = "queued"
+	// JobSending has had a request leave, or about to leave, for it.
+	JobSending JobState = "sending"
+	// JobSent reached JobStatus.Sent targets.
+	JobSent JobState = "sent"
+	// JobFailed was refused for good (JobStatus.Class says why): a dead
+	// letter. Nothing of it was delivered.
+	JobFailed JobState = "failed"
+	// JobMaybeDelivered may have reached the platform before its answer
+	// was lost (a crash, a timeout after writing, a partial send). It was
+	// not sent again, because the platform would show it twice: a dead
+	// letter, to check and then resend or drop.
+	JobMaybeDelivered JobState = "maybe_delivered"
+)
+
+// Final reports whether the Outbox is done with a job in state s.
+func (s JobState) Final() bool { return s == JobSent || s == JobFailed || s == JobMaybeDelivered }
+
+// dead reports whether a job in state s waits for a person: a dead letter.
+func (s JobState) dead() bool { return s == JobFailed || s == JobMaybeDelivered }
+
+// JobStatus is what an Outbox knows of one job.
+type JobStatus struct {
+	// ID names the job; Outbox.Push and the other enqueue methods return it.
+	ID string
+	// State is where the job stands.
+	State JobState
+	// Sent is how many targets the job reached, when JobSent.
+	Sent int
+	// Class is the error class of the last failure ("rate_limited",
+	// "invalid_item", "api", ...); Err is its text, with no secrets.
+	Class, Err string
+	// Attempts counts the requests that may have left for the job.
+	Attempts int
+	// Enqueued, FirstAttempt and Updated are when the job was queued, when
+	// a request first may have left for it, and when it last changed.
+	Enqueued, FirstAttempt, Updated time.Time
+	// NotBefore is when a queued job is tried next; zero: now.
+	NotBefore time.Time
+	// Batch lists the jobs, this one among them, that the last attempt
+	// merged into one message, in order; empty when it went alone.
+	Batch []string `json:",omitempty"`
+	// Key is the job's idempotency key (see WithIdempotencyKey): a merged
+	// message carries its first job's key.
+	Key uint64
+}
+
+// OutboxJob is the unit an OutboxStore keeps: the status and the push.
+type OutboxJob struct {
+	JobStatus
+	// Lane names the target and account: the jobs of one lane are
+	// delivered in order, one request at a time, by one worker.
+	Lane string
+	// Spec is the push, encoded by the Outbox; stores keep it as is.
+	Spec []byte
+	// Ref is the store's own handle on the job (a stream entry id, say);
+	// the Outbox never reads it.
+	Ref string `json:",omitempty"`
+}
+
+// clone copies j, its slices included, so that a store and the Outbox
+// never share one.
+func (j *OutboxJob) clone() *OutboxJob {
+	c := *j
+	c.Batch = append([]string(nil), j.Batch...)
+	c.Spec = append([]byte(nil), j.Spec...)
+	return &c
+}
+
+// jobSpec is a push as stored: the helper's arguments and its options, as
+// values any process can read back.
+type jobSpec struct {
+	Helper   string          `json:"helper"`
+	IM       string          `json:"im"`
+	Account  string          `json:"account"`
+	Group    string          `json:"group,omitempty"`
+	User     string          `json:"user,omitempty"`
+	Title    string          `json:"title,omitempty"`
+	Items    []Item          `json:"items"`
+	Filename string          `json:"filename,omitempty"`
+	MIME     string          `json:"mime,omitempty"`
+	Timeout  time.Duration   `json:"timeout,omitempty"`
+	Fields   map[string]any  `json:"fields,omitempty"`
+	Policy   *SourcePolicy   `json:"policy,omitempty"`
+	Backend  json.RawMessage `json:"backend,omitempty"`
+}
+
+// mergeable reports whether the push is one text that may share a message
+// with the next of its lane.
+func (s *jobSpec) mergeable() bool {
+	return s.Helper == "push" && len(s.Items) == 1 && s.Items[0].Type == TextItem
+}
+
+// mergeKey hashes all of the push but its text: pushes with equal keys
+// differ only in what they say, so one message can carry them.
+func (s *jobSpec) mergeKey() (uint64, error) {
+	c := *s
+	c.Items = nil
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return 0, err
+	}
+	h := fnv.New64a()
+	_, _ = h.Write(b)
+	return h.Sum64(), nil
+}
+
+// lane names the target and account of the push.
+func (s *jobSpec) lane() string {
+	return fmt.Sprintf("%s|%s|%d:%s|%d:%s", s.IM, s.Account, len(s.Group), s.Group, len(s.User), s.User)
+}
+
+// decodeSpec reads a stored push; numbers in Fields stay exact.
+func decodeSpec(b []byte) (*jobSpec, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var s jobSpec
+	if err := d.Decode(&s); err != nil {
+		return nil, fmt.Errorf("middleware: outbox: unreadable job: %w", err)
+	}
+	return &s, nil
+}
+
+// options rebuilds the push's options: account, file name, MIME type,
+// timeout, fields, source policy and the backend's own, decoded by codec.
+func (s *jobSpec) options(codec OptionCodec, key uint64) ([]Option, error) {
+	opts := []Option{WithAccountID(s.Account), WithIdempotencyKey(key)}
+	if s.Filename != "" {
+		opts = append(opts, WithFilename(s.Filename))
+	}
+	if s.MIME != "" {
+		opts = append(opts, WithMIME(s.MIME))
+	}
+	if s.Timeout > 0 {
+		opts = append(opts, WithTimeout(s.Timeout))
+	}
+	for k, v := range s.Fields {
+		opts = append(opts, WithField(k, v))
+	}
+	if s.Policy != nil {
+		opts = append(opts, WithSourcePolicy(*s.Policy))
+	}
+	if len(s.Backend) > 0 {
+		if codec == nil {
+			return nil, fmt.Errorf("%w: outbox: the job has backend options and its account's backend cannot read them", ErrInvalidOption)
+		}
+		o, err := codec.DecodeOptions(s.Backend)
+		if err != nil {
+			return nil, fmt.Errorf("%w: outbox: backend options: %w", ErrInvalidOption, err)
+		}
+		opts = append(opts, o)
+	}
+	return opts, nil
+}
+
+// ErrJobNotFound means no job has the id: never queued, or finished and
+// forgotten after the store's retention.
+var ErrJobNotFound = errors.New("middleware: outbox: no such job")
+
+// ErrClaimLost means another worker took over the jobs a worker held (its
+// claim timed out): the store wrote nothing, and the worker must let them
+// go.
+var ErrClaimLost = errors.New("middleware: outbox: claim lost to another worker")

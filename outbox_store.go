@@ -1,0 +1,220 @@
+package middleware
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// OutboxStore keeps an Outbox's jobs. MemoryOutboxStore is the default;
+// redisstate.NewOutboxStore keeps them in Redis Streams, shared by every
+// replica and kept across restarts. Implementations must be safe for
+// concurrent use.
+type OutboxStore interface {
+	// Add keeps a new job (its ID set) as queued.
+	Add(ctx context.Context, job *OutboxJob) error
+	// Claim renews the worker's claims and hands it the jobs it may now
+	// deliver that it did not hold before, oldest first in each lane: new
+	// ones, and those of a worker whose claim timed out (it crashed). The
+	// jobs of one lane go to one worker at a time.
+	Claim(ctx context.Context, worker string, max int) ([]*OutboxJob, error)
+	// Save writes the jobs, which the worker holds. Final ones leave the
+	// queue; failed and maybe-delivered ones become dead letters. When
+	// another worker took them over it writes nothing and returns
+	// ErrClaimLost.
+	Save(ctx context.Context, worker string, jobs []*OutboxJob) error
+	// Release gives the worker's claims back, so that other workers take
+	// its jobs without waiting for the claim timeout.
+	Release(ctx context.Context, worker string) error
+	// Job returns the job with the id, or ErrJobNotFound.
+	Job(ctx context.Context, id string) (*OutboxJob, error)
+	// DeadLetters returns up to max dead letters, oldest first.
+	DeadLetters(ctx context.Context, max int) ([]*OutboxJob, error)
+	// Requeue puts dead letter job, reset by the Outbox, back in its lane's
+	// queue. It returns ErrJobNotFound if job.ID is not a dead letter.
+	Requeue(ctx context.Context, job *OutboxJob) error
+	// Drop forgets dead letter id, or returns ErrJobNotFound.
+	Drop(ctx context.Context, id string) error
+}
+
+// MemoryOutboxStore is an OutboxStore in this process: nothing to install,
+// and everything lost when the process exits. Outboxes of one process may
+// share it; finished jobs are forgotten after its retention.
+type MemoryOutboxStore struct {
+	mu        sync.Mutex
+	jobs      map[string]*OutboxJob
+	queue     []string          // queued jobs nobody holds, in order
+	held      map[string]string // job id -> worker
+	lanes     map[string]string // lane -> worker, while it holds any job of it
+	dead      []string
+	finished  []string // in the order they finished
+	retention time.Duration
+	now       func() time.Time
+}
+
+// NewMemoryOutboxStore returns an empty store that forgets finished jobs
+// retention after they finish (<= 0: an hour).
+func NewMemoryOutboxStore(retention time.Duration) *MemoryOutboxStore {
+	if retention <= 0 {
+		retention = time.Hour
+	}
+	return &MemoryOutboxStore{jobs: map[string]*OutboxJob{}, held: map[string]string{}, lanes: map[string]string{},
+		retention: retention, now: time.Now}
+}
+
+// Add keeps a new job as queued.
+func (m *MemoryOutboxStore) Add(_ context.Context, job *OutboxJob) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.jobs[job.ID]; ok {
+		return fmt.Errorf("middleware: outbox: job %s already exists", job.ID)
+	}
+	m.jobs[job.ID] = job.clone()
+	m.queue = append(m.queue, job.ID)
+	return nil
+}
+
+// Claim hands worker the queued jobs of lanes no other worker holds.
+func (m *MemoryOutboxStore) Claim(_ context.Context, worker string, max int) ([]*OutboxJob, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.forget()
+	var out []*OutboxJob
+	rest := m.queue[:0]
+	for _, id := range m.queue {
+		j := m.jobs[id]
+		if owner, ok := m.lanes[j.Lane]; (ok && owner != worker) || len(out) >= max {
+			rest = append(rest, id)
+			continue
+		}
+		m.lanes[j.Lane] = worker
+		m.held[id] = worker
+		out = append(out, j.clone())
+	}
+	m.queue = rest
+	return out, nil
+}
+
+// Save writes jobs the worker holds.
+func (m *MemoryOutboxStore) Save(_ context.Context, worker string, jobs []*OutboxJob) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, j := range jobs {
+		if m.held[j.ID] != worker {
+			return ErrClaimLost
+		}
+	}
+	for _, j := range jobs {
+		m.jobs[j.ID] = j.clone()
+		if !j.State.Final() {
+			continue
+		}
+		delete(m.held, j.ID)
+		if j.State.dead() {
+			m.dead = append(m.dead, j.ID)
+		} else {
+			m.finished = append(m.finished, j.ID)
+		}
+		m.freeLane(j.Lane)
+	}
+	return nil
+}
+
+// freeLane lets other workers claim lane once its worker holds none of it.
+func (m *MemoryOutboxStore) freeLane(lane string) {
+	for id := range m.held {
+		if m.jobs[id].Lane == lane {
+			return
+		}
+	}
+	delete(m.lanes, lane)
+}
+
+// Release puts the worker's jobs back in the queue, in their order.
+func (m *MemoryOutboxStore) Release(_ context.Context, worker string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var back []string
+	for id, w := range m.held {
+		if w == worker {
+			back = append(back, id)
+			delete(m.held, id)
+		}
+	}
+	slices.Sort(back) // ids sort in the order they were made
+	m.queue = append(back, m.queue...)
+	for lane, w := range m.lanes {
+		if w == worker {
+			delete(m.lanes, lane)
+		}
+	}
+	return nil
+}
+
+// Job returns the job with the id.
+func (m *MemoryOutboxStore) Job(_ context.Context, id string) (*OutboxJob, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, ok := m.jobs[id]
+	if !ok {
+		return nil, ErrJobNotFound
+	}
+	return j.clone(), nil
+}
+
+// DeadLetters returns up to max dead letters, oldest first.
+func (m *MemoryOutboxStore) DeadLetters(_ context.Context, max int) ([]*OutboxJob, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*OutboxJob
+	for _, id := range m.dead {
+		if len(out) == max {
+			break
+		}
+		out = append(out, m.jobs[id].clone())
+	}
+	return out, nil
+}
+
+// Requeue puts a dead letter back at the end of the queue.
+func (m *MemoryOutboxStore) Requeue(_ context.Context, job *OutboxJob) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := slices.Index(m.dead, job.ID)
+	if i < 0 {
+		return ErrJobNotFound
+	}
+	m.dead = slices.Delete(m.dead, i, i+1)
+	m.jobs[job.ID] = job.clone()
+	m.queue = append(m.queue, job.ID)
+	return nil
+}
+
+// Drop forgets a dead letter.
+func (m *MemoryOutboxStore) Drop(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := slices.Index(m.dead, id)
+	if i < 0 {
+		return ErrJobNotFound
+	}
+	m.dead = slices.Delete(m.dead, i, i+1)
+	delete(m.jobs, id)
+	return nil
+}
+
+// forget drops sent jobs past the retention.
+func (m *MemoryOutboxStore) forget() {
+	cut := m.now().Add(-m.retention)
+	n := 0
+	for _, id := range m.finished {
+		if !m.jobs[id].Updated.Before(cut) {
+			break
+		}
+		delete(m.jobs, id)
+		n++
+	}
+	m.finished = m.finished[n:]
+}

@@ -1,0 +1,404 @@
+package middleware_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/imtest"
+	"github.com/imbridge/middleware/timchat"
+	"github.com/imbridge/middleware/wecom"
+)
+
+// outboxRig is a Client with one WeCom and one TIM account on emulators.
+type outboxRig struct {
+	c   *middleware.Client
+	wc  *imtest.WeCom
+	tim *imtest.TIM
+}
+
+func newOutboxRig(t *testing.T, window time.Duration, perWindow int) *outboxRig {
+	t.Helper()
+	wc := imtest.NewWeCom(imtest.WithWeComRate(perWindow), imtest.WithWeComWindow(window))
+	t.Cleanup(wc.Close)
+	tim := imtest.NewTIM()
+	t.Cleanup(tim.Close)
+	wb, err := wecom.New(wc.WebhookURL(), wecom.WithBaseURL(wc.URL), wecom.WithRateLimit(perWindow), wecom.WithRateWindow(window))
+	require.NoError(t, err)
+	tb, err := timchat.New(timchat.Config{SDKAppID: tim.SDKAppID, SecretKey: tim.SecretKey, Admin: tim.Admin, BaseURL: tim.URL})
+	require.NoError(t, err)
+	c, err := middleware.NewClient(
+		middleware.WithAccount(middleware.Account{ID: "ops", IM: wecom.IM, Default: true, Backend: wb}),
+		middleware.WithAccount(middleware.Account{ID: "app", IM: timchat.IM, Default: true, Backend: tb}))
+	require.NoError(t, err)
+	return &outboxRig{c: c, wc: wc, tim: tim}
+}
+
+// run starts o.Run and stops it, checking it returned, at cleanup.
+func run(t *testing.T, o *middleware.Outbox) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		assert.ErrorIs(t, <-done, context.Canceled)
+	})
+}
+
+func waitAll(t *testing.T, o *middleware.Outbox, ids []string, d time.Duration) []middleware.JobStatus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	out := make([]middleware.JobStatus, len(ids))
+	for i, id := range ids {
+		s, err := o.Wait(ctx, id)
+		require.NoError(t, err, "job %d (%s) still %s", i, id, s.State)
+		out[i] = s
+	}
+	return out
+}
+
+// TestOutboxFlood is the issue's flood: 300 texts to one chat under 20 per
+// window. None is refused by the platform, all arrive in order, and no
+// window holds more messages than the budget.
+func TestOutboxFlood(t *testing.T) {
+	const window, budget, total = 500 * time.Millisecond, 20, 300
+	r := newOutboxRig(t, window, budget)
+	o, err := middleware.NewOutbox(r.c, middleware.WithCoalesceAfter(50*time.Millisecond), middleware.WithSeparator("\n"))
+	require.NoError(t, err)
+	ctx := context.Background()
+	var ids, texts []string
+	for i := range total {
+		text := fmt.Sprintf("alert %03d: disk /var on host-%d is %d%% full", i, i%17, 80+i%20)
+		id, err := o.Push(ctx, wecom.IM, "chat-1", "", "alerts", text)
+		require.NoError(t, err)
+		ids, texts = append(ids, id), append(texts, text)
+	}
+	run(t, o)
+	for _, s := range waitAll(t, o, ids, 20*time.Second) {
+		assert.Equal(t, middleware.JobSent, s.State)
+		assert.Equal(t, 1, s.Sent)
+	}
+	assert.Zero(t, r.wc.Answered(45009), "the platform refused nothing")
+	msgs := r.wc.Messages()
+	var got []string
+	for _, m := range msgs {
+		assert.Equal(t, "text", m.Type)
+		assert.LessOrEqual(t, len(m.Content), wecom.TextLimit)
+		got = append(got, strings.Split(m.Content, "\n")...)
+	}
+	assert.Equal(t, texts, got, "every text, once, in order")
+	assert.Less(t, len(msgs), total/4, "merged: the budget went on information, not on count")
+	// No window, wherever it starts, holds more than the budget.
+	for i := range msgs {
+		n := 0
+		for _, m := range msgs[i:] {
+			if m.At.Sub(msgs[i].At) < window {
+				n++
+			}
+		}
+		assert.LessOrEqual(t, n, budget, "messages in the window from message %d", i)
+	}
+	t.Logf("%d texts in %d messages", total, len(msgs))
+}
+
+// TestOutboxWithoutCoalescing sends every push alone, in order, still
+// under the budget.
+func TestOutboxWithoutCoalescing(t *testing.T) {
+	const window, budget, total = 300 * time.Millisecond, 10, 25
+	r := newOutboxRig(t, window, budget)
+	o, err := middleware.NewOutbox(r.c, middleware.WithoutCoalescing())
+	require.NoError(t, err)
+	var ids []string
+	for i := range total {
+		id, err := o.Push(context.Background(), wecom.IM, "chat-1", "", "", fmt.Sprintf("line %d", i))
+		require.NoError(t, err)
+		ids = append(ids, id)
+	}
+	run(t, o)
+	waitAll(t, o, ids, 10*time.Second)
+	msgs := r.wc.Messages()
+	require.Len(t, msgs, total)
+	for i, m := range msgs {
+		assert.Equal(t, fmt.Sprintf("line %d", i), m.Content)
+	}
+	assert.Zero(t, r.wc.Answered(45009))
+}
+
+// TestOutboxMergesOnlyLikePushes keeps markdown as markdown, never merges
+// media, and never merges pushes with different options or titles.
+func TestOutboxMergesOnlyLikePushes(t *testing.T) {
+	r := newOutboxRig(t, time.Minute, 100)
+	o, err := middleware.NewOutbox(r.c, middleware.WithCoalesceAfter(0))
+	require.NoError(t, err)
+	ctx := context.Background()
+	png := "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+	var ids []string
+	for _, p := range []struct {
+		kind, title, text string
+		opts              []middleware.Option
+	}{
+		{"md", "t", "**one**", []middleware.Option{wecom.Markdown()}},
+		{"md", "t", "**two**", []middleware.Option{wecom.Markdown()}},
+		{"image", "t", png, nil},
+		{"md", "t", "**three**", []middleware.Option{wecom.Markdown()}},
+		{"text", "t", "plain four", nil},
+		{"text", "other title", "plain five", nil},
+		{"text", "other title", "plain six", []middleware.Option{wecom.Mention("bob")}},
+	} {
+		var id string
+		var err error
+		if p.kind == "image" {
+			id, err = o.PushImage(ctx, wecom.IM, "c", "", p.title, p.text)
+		} else {
+			id, err = o.Push(ctx, wecom.IM, "c", "", p.title, p.text, p.opts...)
+		}
+		require.NoError(t, err)
+		ids = append(ids, id)
+	}
+	run(t, o)
+	st := waitAll(t, o, ids, 5*time.Second)
+	var shape []string
+	for _, m := range r.wc.Messages() {
+		shape = append(shape, m.Type+":"+m.Content)
+	}
+	assert.Equal(t, []string{
+		"markdown:**one**\n\n**two**", "image:", "markdown:**three**", "text:plain four", "text:plain five", "text:plain six",
+	}, shape)
+	assert.Equal(t, []string{ids[0], ids[1]}, st[0].Batch, "the merged jobs name each other")
+	assert.Equal(t, st[0].Batch, st[1].Batch)
+	assert.Empty(t, st[2].Batch)
+	assert.Equal(t, []string{"bob"}, r.wc.Messages()[5].Mentions, "options survive the store")
+}
+
+// TestOutboxChecksAtEnqueue refuses what the helpers refuse, and what
+// cannot be stored, before anything is queued or sent.
+func TestOutboxChecksAtEnqueue(t *testing.T) {
+	r := newOutboxRig(t, time.Minute, 20)
+	store := middleware.NewMemoryOutboxStore(0)
+	o, err := middleware.NewOutbox(r.c, middleware.WithOutboxStore(store))
+	require.NoError(t, err)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		do   func() (string, error)
+		want error
+		text string
+	}{
+		{"empty target id", func() (string, error) { return o.Push(ctx, wecom.IM, "a||b", "", "", "x") }, middleware.ErrInvalidTarget, "groupCode"},
+		{"no content", func() (string, error) { return o.Push(ctx, wecom.IM, "a", "", "", "") }, middleware.ErrInvalidItem, "both empty"},
+		{"unknown account", func() (string, error) {
+			return o.Push(ctx, wecom.IM, "a", "", "", "x", middleware.WithAccountID("nope"))
+		}, middleware.ErrUnknownAccount, "nope"},
+		{"no account", func() (string, error) { return o.Push(ctx, "slack", "a", "", "", "x") }, middleware.ErrNoAccount, "slack"},
+		{"backend limit", func() (string, error) {
+			return o.Push(ctx, wecom.IM, "a", "", "", strings.Repeat("x", 5000), wecom.NoSplit())
+		}, middleware.ErrTooLarge, "bytes"},
+		{"progress", func() (string, error) {
+			return o.Push(ctx, wecom.IM, "a", "", "", "x", middleware.WithProgress(func(int64, int64) {}))
+		}, middleware.ErrInvalidOption, "WithProgress"},
+		{"field that is no JSON", func() (string, error) {
+			return o.Push(ctx, wecom.IM, "a", "", "", "x", middleware.WithField("f", func() {}))
+		}, middleware.ErrInvalidOption, `WithField("f")`},
+		{"missing file", func() (string, error) { return o.PushFile(ctx, wecom.IM, "a", "", "", "/no/such/file") }, middleware.ErrInvalidItem, "file"},
+		{"empty source", func() (string, error) { return o.PushImage(ctx, wecom.IM, "a", "", "", "") }, middleware.ErrInvalidItem, "imageURL"},
+		{"no items", func() (string, error) { return o.PushMixed(ctx, wecom.IM, "a", "", "", nil) }, middleware.ErrInvalidItem, "items"},
+		{"nil context", func() (string, error) { return o.Push(nil, wecom.IM, "a", "", "", "x") }, nil, "nil context"}, //nolint:staticcheck // the point
+		{"tim without target", func() (string, error) { return o.Push(ctx, timchat.IM, "", "", "", "x") }, middleware.ErrInvalidTarget, "Broadcast"},
+	} {
+		id, err := tc.do()
+		require.Error(t, err, tc.name)
+		assert.Empty(t, id, tc.name)
+		if tc.want != nil {
+			assert.ErrorIs(t, err, tc.want, tc.name)
+		}
+		assert.Contains(t, err.Error(), tc.text, tc.name)
+		assert.Contains(t, err.Error(), "middleware: queue ", tc.name)
+	}
+	dead, err := store.DeadLetters(ctx, 10)
+	require.NoError(t, err)
+	assert.Empty(t, dead)
+	jobs, err := store.Claim(ctx, "w", 10)
+	require.NoError(t, err)
+	assert.Empty(t, jobs, "nothing was queued")
+	assert.Zero(t, r.wc.Requests()+r.tim.Requests(), "nothing was sent")
+}
+
+// TestOutboxStatusAndWait follows one job from queued to sent.
+func TestOutboxStatusAndWait(t *testing.T) {
+	r := newOutboxRig(t, time.Minute, 20)
+	o, err := middleware.NewOutbox(r.c)
+	require.NoError(t, err)
+	ctx := context.Background()
+	id, err := o.Push(ctx, timchat.IM, "", "u1|u2", "Report", "done")
+	require.NoError(t, err)
+	s, err := o.Status(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, middleware.JobQueued, s.State)
+	assert.NotZero(t, s.Key)
+	_, err = o.Status(ctx, "no-such-id")
+	assert.ErrorIs(t, err, middleware.ErrJobNotFound)
+
+	short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+	defer cancel()
+	_, err = o.Wait(short, id)
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "nobody runs the outbox yet")
+
+	run(t, o)
+	s = waitAll(t, o, []string{id}, 5*time.Second)[0]
+	assert.Equal(t, middleware.JobSent, s.State)
+	assert.Equal(t, 2, s.Sent)
+	assert.Equal(t, 1, s.Attempts)
+	require.Len(t, r.tim.Messages(), 1)
+	assert.Equal(t, []string{"u1", "u2"}, r.tim.Messages()[0].To)
+}
+
+// TestOutboxWeComMaybeDeliveredIsADeadLetter: a request whose answer is
+// lost is never sent again by the Outbox; a person resends or drops it.
+func TestOutboxWeComMaybeDeliveredIsADeadLetter(t *testing.T) {
+	r := newOutboxRig(t, time.Minute, 20)
+	o, err := middleware.NewOutbox(r.c)
+	require.NoError(t, err)
+	ctx := context.Background()
+	r.wc.DropAfterRead(1)
+	lost, err := o.Push(ctx, wecom.IM, "c", "", "", "first")
+	require.NoError(t, err)
+	next, err := o.Push(ctx, wecom.IM, "c", "", "", "second")
+	require.NoError(t, err)
+	run(t, o)
+	st := waitAll(t, o, []string{lost, next}, 5*time.Second)
+	assert.Equal(t, middleware.JobMaybeDelivered, st[0].State)
+	assert.Equal(t, "maybe_delivered", st[0].Class)
+	assert.Equal(t, middleware.JobSent, st[1].State, "the lane goes on")
+	assert.Equal(t, 2, r.wc.Requests(), "never sent twice by the Outbox")
+
+	dead, err := o.DeadLetters(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, dead, 1)
+	assert.Equal(t, lost, dead[0].ID)
+
+	require.NoError(t, o.Resend(ctx, lost))
+	s := waitAll(t, o, []string{lost}, 5*time.Second)[0]
+	assert.Equal(t, middleware.JobSent, s.State)
+	assert.Equal(t, 3, r.wc.Requests())
+	assert.ErrorIs(t, o.Resend(ctx, lost), middleware.ErrJobNotFound, "no longer a dead letter")
+	assert.ErrorIs(t, o.Drop(ctx, lost), middleware.ErrJobNotFound)
+}
+
+// TestOutboxDropsDeadLetters forgets a failed job for good.
+func TestOutboxDropsDeadLetters(t *testing.T) {
+	r := newOutboxRig(t, time.Minute, 20)
+	o, err := middleware.NewOutbox(r.c)
+	require.NoError(t, err)
+	ctx := context.Background()
+	r.wc.FailNext(1, 40008) // a permanent refusal: nothing delivered
+	id, err := o.Push(ctx, wecom.IM, "c", "", "", "x")
+	require.NoError(t, err)
+	run(t, o)
+	s := waitAll(t, o, []string{id}, 5*time.Second)[0]
+	assert.Equal(t, middleware.JobFailed, s.State)
+	assert.Equal(t, "invalid_item", s.Class)
+	assert.Contains(t, s.Err, "40008")
+	require.NoError(t, o.Drop(ctx, id))
+	_, err = o.Status(ctx, id)
+	assert.ErrorIs(t, err, middleware.ErrJobNotFound)
+	dead, err := o.DeadLetters(ctx, 10)
+	require.NoError(t, err)
+	assert.Empty(t, dead)
+}
+
+// TestOutboxTIMResendsWithTheSameKey: TIM drops repeats, so a "maybe
+// delivered" is tried again with the same dedup fields, and the user sees
+// the message once.
+func TestOutboxTIMResendsWithTheSameKey(t *testing.T) {
+	r := newOutboxRig(t, time.Minute, 20)
+	o, err := middleware.NewOutbox(r.c)
+	require.NoError(t, err)
+	ctx := context.Background()
+	r.tim.DropAfterRead(3) // every attempt of the backend's own retries
+	u, err := o.Push(ctx, timchat.IM, "", "u1", "", "to a user")
+	require.NoError(t, err)
+	run(t, o)
+	s := waitAll(t, o, []string{u}, 10*time.Second)[0]
+	assert.Equal(t, middleware.JobSent, s.State)
+	assert.Equal(t, 2, s.Attempts, "one attempt lost its answer, the next was dropped as a repeat")
+	assert.Len(t, r.tim.Messages(), 1, "the user sees it once")
+	assert.Equal(t, 3, r.tim.Duplicates())
+}
+
+// TestOutboxRecoversAJobLeftSending plays a worker that died mid-request:
+// WeCom's job becomes a dead letter, TIM's goes again under its key.
+func TestOutboxRecoversAJobLeftSending(t *testing.T) {
+	r := newOutboxRig(t, time.Minute, 20)
+	store := middleware.NewMemoryOutboxStore(0)
+	ctx := context.Background()
+	// The dead worker's Outbox queued them and marked them sending.
+	dead, err := middleware.NewOutbox(r.c, middleware.WithOutboxStore(store), middleware.WithWorkerName("dead"))
+	require.NoError(t, err)
+	w, err := dead.Push(ctx, wecom.IM, "c", "", "", "wecom job")
+	require.NoError(t, err)
+	tm, err := dead.Push(ctx, timchat.IM, "g1", "", "", "tim job")
+	require.NoError(t, err)
+	old, err := dead.Push(ctx, timchat.IM, "", "u9", "", "tim job past its window")
+	require.NoError(t, err)
+	jobs, err := store.Claim(ctx, "dead", 10)
+	require.NoError(t, err)
+	require.Len(t, jobs, 3)
+	for _, j := range jobs {
+		j.State, j.Attempts, j.FirstAttempt = middleware.JobSending, 1, time.Now()
+		if j.ID == old {
+			j.FirstAttempt = time.Now().Add(-timchat.C2CDedupWindow)
+		}
+	}
+	require.NoError(t, store.Save(ctx, "dead", jobs))
+	require.NoError(t, store.Release(ctx, "dead"))
+	// The TIM group message had arrived before the worker died.
+	_, err = r.c.Push(ctx, timchat.IM, "g1", "", "", "tim job", middleware.WithIdempotencyKey(jobs[1].Key))
+	require.NoError(t, err)
+
+	o, err := middleware.NewOutbox(r.c, middleware.WithOutboxStore(store), middleware.WithWorkerName("next"))
+	require.NoError(t, err)
+	run(t, o)
+	st := waitAll(t, o, []string{w, tm, old}, 5*time.Second)
+	assert.Equal(t, middleware.JobMaybeDelivered, st[0].State, "WeCom: never resent")
+	assert.Equal(t, middleware.JobSent, st[1].State, "TIM: resent under its key")
+	assert.Equal(t, middleware.JobMaybeDelivered, st[2].State, "TIM past its dedup window: a repeat would show")
+	assert.Zero(t, r.wc.Requests())
+	assert.Len(t, r.tim.Messages(), 1, "TIM dropped the repeat")
+	assert.Equal(t, 1, r.tim.Duplicates())
+}
+
+// TestOutboxOptionsAreChecked: every OutboxOption refuses what makes no
+// sense.
+func TestOutboxOptionsAreChecked(t *testing.T) {
+	c, err := middleware.NewClient()
+	require.NoError(t, err)
+	for _, opt := range []middleware.OutboxOption{
+		middleware.WithCoalesceAfter(-time.Second), middleware.WithSeparator(""), middleware.WithWorkers(0),
+		middleware.WithPollInterval(0), middleware.WithMaxAttempts(0), middleware.WithWorkerName(""),
+		middleware.WithOutboxStore(nil),
+	} {
+		_, err := middleware.NewOutbox(c, opt)
+		assert.ErrorIs(t, err, middleware.ErrInvalidOption)
+	}
+	_, err = middleware.NewOutbox(nil)
+	assert.ErrorIs(t, err, middleware.ErrInvalidOption)
+	o, err := middleware.NewOutbox(c)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- o.Run(ctx) }()
+	time.Sleep(20 * time.Millisecond)
+	err = o.Run(ctx)
+	assert.True(t, err != nil && !errors.Is(err, context.Canceled), "a second Run at once is refused: %v", err)
+	cancel()
+	assert.ErrorIs(t, <-done, context.Canceled)
+}
