@@ -402,3 +402,53 @@ func TestOutboxOptionsAreChecked(t *testing.T) {
 	cancel()
 	assert.ErrorIs(t, <-done, context.Canceled)
 }
+
+// TestOutboxRecoversAMergedBatch: a merged TIM message left sending is
+// rebuilt from the same jobs, in the same order, under the first job's
+// key, so TIM drops it if it had arrived; a merged WeCom one becomes dead
+// letters, every job of it.
+func TestOutboxRecoversAMergedBatch(t *testing.T) {
+	r := newOutboxRig(t, time.Minute, 20)
+	store := middleware.NewMemoryOutboxStore(0)
+	ctx := context.Background()
+	dead, err := middleware.NewOutbox(r.c, middleware.WithOutboxStore(store))
+	require.NoError(t, err)
+	for _, im := range []string{timchat.IM, wecom.IM} {
+		for _, s := range []string{"a", "b", "c"} {
+			_, err := dead.Push(ctx, im, "g1", "", "", im+" "+s)
+			require.NoError(t, err)
+		}
+	}
+	jobs, err := store.Claim(ctx, "dead", 10)
+	require.NoError(t, err)
+	require.Len(t, jobs, 6)
+	for _, batch := range [][]*middleware.OutboxJob{jobs[:3], jobs[3:]} {
+		ids := []string{batch[0].ID, batch[1].ID, batch[2].ID}
+		for _, j := range batch {
+			j.State, j.Attempts, j.FirstAttempt, j.Batch = middleware.JobSending, 1, time.Now(), ids
+		}
+	}
+	require.NoError(t, store.Save(ctx, "dead", jobs))
+	require.NoError(t, store.Release(ctx, "dead"))
+	_, err = r.c.Push(ctx, timchat.IM, "g1", "", "", "tim a\n\ntim b\n\ntim c", middleware.WithIdempotencyKey(jobs[0].Key))
+	require.NoError(t, err)
+
+	o, err := middleware.NewOutbox(r.c, middleware.WithOutboxStore(store))
+	require.NoError(t, err)
+	run(t, o)
+	var ids []string
+	for _, j := range jobs {
+		ids = append(ids, j.ID)
+	}
+	st := waitAll(t, o, ids, 5*time.Second)
+	for i, s := range st {
+		want := middleware.JobSent
+		if i >= 3 {
+			want = middleware.JobMaybeDelivered
+		}
+		assert.Equal(t, want, s.State, "job %d", i)
+	}
+	assert.Len(t, r.tim.Messages(), 1)
+	assert.Equal(t, 1, r.tim.Duplicates(), "the rebuilt message was the same one")
+	assert.Zero(t, r.wc.Requests())
+}

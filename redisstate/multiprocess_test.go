@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -40,6 +41,9 @@ type outcome struct {
 // runChild is a separate OS process with its own Client and the Redis
 // limiter and media cache, as a replica of a service would be.
 func runChild(role string) int {
+	if strings.HasPrefix(role, "outbox") {
+		return runOutboxChild(role)
+	}
 	env := func(k string) string { return os.Getenv(k) }
 	atoi := func(k string) int { n, _ := strconv.Atoi(env(k)); return n }
 	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{env("REDIS_ADDR")}})

@@ -19,7 +19,8 @@ const (
 	FallbackRefuse
 )
 
-// Option configures NewLimiter and NewMediaCache.
+// Option configures NewLimiter, NewMediaCache and NewOutboxStore; each
+// ignores the options that are not its own.
 type Option func(*config)
 
 type config struct {
@@ -29,10 +30,15 @@ type config struct {
 	timeout  time.Duration
 	cooldown time.Duration
 	now      func() time.Time
+
+	shards       int           // outbox store
+	claimTimeout time.Duration // outbox store
+	retention    time.Duration // outbox store
 }
 
 func newConfig(opts []Option) config {
-	c := config{prefix: "imbridge", timeout: 200 * time.Millisecond, cooldown: time.Second, now: time.Now}
+	c := config{prefix: "imbridge", timeout: 200 * time.Millisecond, cooldown: time.Second, now: time.Now,
+		shards: 4, claimTimeout: 30 * time.Second, retention: 24 * time.Hour}
 	for _, o := range opts {
 		if o != nil {
 			o(&c)
@@ -98,6 +104,42 @@ func (c config) bounded(ctx context.Context, f func(ctx context.Context) error) 
 			return err
 		default:
 			return cctx.Err()
+		}
+	}
+}
+
+// WithShards spreads an outbox's lanes over n streams, each delivered by
+// one worker at a time: more shards let more replicas deliver at once.
+// Every process of one outbox must use the same n. Default: 4.
+func WithShards(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.shards = n
+		}
+	}
+}
+
+// WithClaimTimeout sets how long an outbox worker's claim on a shard lasts
+// without renewal: after a crash, its jobs wait this long before another
+// worker takes them. Workers renew at every poll, so it must be well
+// above the Outbox's poll interval and any one push's timeout. Keep it
+// under TIM's dedup window (120 s) if TIM messages are to be resent
+// rather than marked maybe delivered. Default: 30 s.
+func WithClaimTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.claimTimeout = d
+		}
+	}
+}
+
+// WithRetention sets how long an outbox keeps a sent job's status for
+// Outbox.Status and Wait. Dead letters stay until resent or dropped.
+// Default: 24 h.
+func WithRetention(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.retention = d
 		}
 	}
 }

@@ -1,0 +1,364 @@
+package redisstate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/imbridge/middleware"
+)
+
+var _ middleware.OutboxStore = (*OutboxStore)(nil)
+
+// group is the consumer group of every shard's stream.
+const group = "workers"
+
+// leaseScript renews or takes a shard's lease for a worker: KEYS[1] the
+// lease, ARGV the worker and the claim timeout in ms. It answers 1 when
+// the worker held it, 2 when it just took it, 0 when another holds it.
+var leaseScript = redis.NewScript(`
+local owner = redis.call('GET', KEYS[1])
+if owner == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if owner then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 2
+`)
+
+// unleaseScript gives a lease back if the worker (ARGV[1]) holds it.
+var unleaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+`)
+
+// saveScript writes jobs of one shard, fenced by its lease. KEYS: the
+// lease, the stream, the dead-letter set, then one key per job. ARGV: the
+// worker, the retention of finished jobs (ms), now (ms), the claim timeout
+// (ms), then per job its id, JSON, what to do ("keep", "done" or "dead")
+// and its stream entry. It answers 0, writing nothing, if the worker lost
+// the lease.
+var saveScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local n = (#ARGV - 4) / 4
+for i = 1, n do
+  local id, doc, mode, ref = ARGV[1 + 4 * i], ARGV[2 + 4 * i], ARGV[3 + 4 * i], ARGV[4 + 4 * i]
+  local key = KEYS[3 + i]
+  redis.call('SET', key, doc)
+  if mode ~= 'keep' then
+    redis.call('XACK', KEYS[2], 'workers', ref)
+    redis.call('XDEL', KEYS[2], ref)
+    if mode == 'done' then
+      redis.call('PEXPIRE', key, ARGV[2])
+    else
+      redis.call('ZADD', KEYS[3], ARGV[3], id)
+    end
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+`)
+
+// requeueScript puts a dead letter back: KEYS the dead-letter set, the
+// job's key and its shard's stream; ARGV the id and the reset JSON.
+var requeueScript = redis.NewScript(`
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('PERSIST', KEYS[2])
+redis.call('XADD', KEYS[3], '*', 'id', ARGV[1])
+return 1
+`)
+
+// dropScript forgets a dead letter: KEYS the dead-letter set and the job's
+// key; ARGV the id.
+var dropScript = redis.NewScript(`
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('DEL', KEYS[2])
+return 1
+`)
+
+// OutboxStore is a middleware.OutboxStore in Redis Streams, shared by every
+// replica and kept across restarts (as far as the Redis server keeps its
+// data: turn on its persistence for that). Lanes are spread over shards;
+// each shard is a stream with a consumer group and a lease, held by one
+// worker at a time and renewed as it works. A worker that stops renewing
+// (it crashed) loses the lease after the claim timeout, and the next
+// worker to take it claims the jobs it left pending (XAUTOCLAIM). Every
+// write of a job is fenced by the lease, so a worker that lost it writes
+// nothing and sends nothing more.
+type OutboxStore struct {
+	rdb  redis.UniversalClient
+	cfg  config
+	base string
+}
+
+// NewOutboxStore returns an outbox store on rdb. Options: WithPrefix (one
+// outbox per prefix), WithShards, WithClaimTimeout, WithRetention.
+func NewOutboxStore(ctx context.Context, rdb redis.UniversalClient, opts ...Option) (*OutboxStore, error) {
+	cfg := newConfig(opts)
+	s := &OutboxStore{rdb: rdb, cfg: cfg, base: cfg.prefix + ":outbox:{" + cfg.prefix + "}"}
+	for i := range cfg.shards {
+		if err := s.ensureGroup(ctx, i); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *OutboxStore) ensureGroup(ctx context.Context, shard int) error {
+	err := s.rdb.XGroupCreateMkStream(ctx, s.stream(shard), group, "0").Err()
+	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("redisstate: outbox: creating the consumer group: %w", err)
+	}
+	return nil
+}
+
+func (s *OutboxStore) stream(shard int) string { return s.base + ":s:" + strconv.Itoa(shard) }
+func (s *OutboxStore) lease(shard int) string  { return s.base + ":lease:" + strconv.Itoa(shard) }
+func (s *OutboxStore) job(id string) string    { return s.base + ":j:" + id }
+func (s *OutboxStore) dead() string            { return s.base + ":dead" }
+
+// shard is where a lane's jobs go: one lane, one stream, in order.
+func (s *OutboxStore) shard(lane string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(lane))
+	return int(h.Sum32() % uint32(s.cfg.shards))
+}
+
+// Add keeps a new job and appends it to its lane's stream, in one
+// transaction.
+func (s *OutboxStore) Add(ctx context.Context, job *middleware.OutboxJob) error {
+	doc, err := json.Marshal(job)
+	if err != nil {
+		return err
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, s.job(job.ID), doc, 0)
+		p.XAdd(ctx, &redis.XAddArgs{Stream: s.stream(s.shard(job.Lane)), Values: []string{"id", job.ID}})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redisstate: outbox: adding a job: %w", err)
+	}
+	return nil
+}
+
+// Claim renews the worker's leases, takes free ones, and returns the jobs
+// it did not hold: new ones, and those left pending by a worker whose lease
+// ran out.
+func (s *OutboxStore) Claim(ctx context.Context, worker string, limit int) ([]*middleware.OutboxJob, error) {
+	var out []*middleware.OutboxJob
+	var first error
+	for shard := range s.cfg.shards {
+		// Every shard, even past max: a lease must be renewed in time.
+		jobs, err := s.claimShard(ctx, worker, shard, max(limit-len(out), 1))
+		if err != nil && first == nil {
+			first = err
+		}
+		out = append(out, jobs...)
+	}
+	return out, first
+}
+
+func (s *OutboxStore) claimShard(ctx context.Context, worker string, shard, max int) ([]*middleware.OutboxJob, error) {
+	held, err := leaseScript.Run(ctx, s.rdb, []string{s.lease(shard)}, worker, s.cfg.claimTimeout.Milliseconds()).Int()
+	if err != nil || held == 0 {
+		return nil, err
+	}
+	// What others left pending: all of it when the lease is new, else
+	// what a stale owner read after its lease ran out.
+	minIdle := s.cfg.claimTimeout
+	if held == 2 {
+		minIdle = 0
+	}
+	var entries []redis.XMessage
+	for start := "0-0"; ; {
+		msgs, next, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: s.stream(shard), Group: group, Consumer: worker,
+			MinIdle: minIdle, Start: start, Count: 500}).Result()
+		if err != nil {
+			return nil, s.noGroup(ctx, shard, err)
+		}
+		entries = append(entries, msgs...)
+		if next == "0-0" || next == "" {
+			break
+		}
+		start = next
+	}
+	streams, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: worker, Streams: []string{s.stream(shard), ">"},
+		Count: int64(max), Block: -1}).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, s.noGroup(ctx, shard, err)
+	}
+	for _, st := range streams {
+		entries = append(entries, st.Messages...)
+	}
+	return s.load(ctx, shard, entries)
+}
+
+// noGroup recreates a shard's group when the stream was deleted under it.
+func (s *OutboxStore) noGroup(ctx context.Context, shard int, err error) error {
+	if strings.Contains(err.Error(), "NOGROUP") {
+		if e := s.ensureGroup(ctx, shard); e != nil {
+			return e
+		}
+	}
+	return fmt.Errorf("redisstate: outbox: claiming: %w", err)
+}
+
+// load reads the jobs of stream entries; entries whose job is gone are
+// acknowledged away.
+func (s *OutboxStore) load(ctx context.Context, shard int, entries []redis.XMessage) ([]*middleware.OutboxJob, error) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(entries))
+	for i, e := range entries {
+		id, _ := e.Values["id"].(string)
+		keys[i] = s.job(id)
+	}
+	docs, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstate: outbox: reading jobs: %w", err)
+	}
+	var out []*middleware.OutboxJob
+	var gone []string
+	for i, d := range docs {
+		doc, ok := d.(string)
+		var j middleware.OutboxJob
+		if !ok || json.Unmarshal([]byte(doc), &j) != nil || j.State.Final() {
+			gone = append(gone, entries[i].ID)
+			continue
+		}
+		j.Ref = entries[i].ID
+		out = append(out, &j)
+	}
+	if len(gone) > 0 {
+		s.rdb.XAck(ctx, s.stream(shard), group, gone...)
+		s.rdb.XDel(ctx, s.stream(shard), gone...)
+	}
+	return out, nil
+}
+
+// Save writes the jobs, shard by shard, each fenced by its lease.
+func (s *OutboxStore) Save(ctx context.Context, worker string, jobs []*middleware.OutboxJob) error {
+	byShard := map[int][]*middleware.OutboxJob{}
+	for _, j := range jobs {
+		sh := s.shard(j.Lane)
+		byShard[sh] = append(byShard[sh], j)
+	}
+	now := time.Now().UnixMilli()
+	for sh, js := range byShard {
+		keys := []string{s.lease(sh), s.stream(sh), s.dead()}
+		args := []any{worker, s.cfg.retention.Milliseconds(), now, s.cfg.claimTimeout.Milliseconds()}
+		for _, j := range js {
+			doc, err := json.Marshal(j)
+			if err != nil {
+				return err
+			}
+			mode := "keep"
+			switch {
+			case j.State == middleware.JobSent:
+				mode = "done"
+			case j.State.Final():
+				mode = "dead"
+			}
+			keys = append(keys, s.job(j.ID))
+			args = append(args, j.ID, doc, mode, j.Ref)
+		}
+		ok, err := saveScript.Run(ctx, s.rdb, keys, args...).Int()
+		if err != nil {
+			return fmt.Errorf("redisstate: outbox: saving jobs: %w", err)
+		}
+		if ok == 0 {
+			return middleware.ErrClaimLost
+		}
+	}
+	return nil
+}
+
+// Release gives the worker's leases back; the jobs it left pending go to
+// the next worker that takes each lease.
+func (s *OutboxStore) Release(ctx context.Context, worker string) error {
+	for shard := range s.cfg.shards {
+		if err := unleaseScript.Run(ctx, s.rdb, []string{s.lease(shard)}, worker).Err(); err != nil {
+			return fmt.Errorf("redisstate: outbox: releasing: %w", err)
+		}
+	}
+	return nil
+}
+
+// Job returns the job with the id.
+func (s *OutboxStore) Job(ctx context.Context, id string) (*middleware.OutboxJob, error) {
+	doc, err := s.rdb.Get(ctx, s.job(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, middleware.ErrJobNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redisstate: outbox: reading a job: %w", err)
+	}
+	var j middleware.OutboxJob
+	if err := json.Unmarshal(doc, &j); err != nil {
+		return nil, fmt.Errorf("redisstate: outbox: unreadable job %s: %w", id, err)
+	}
+	return &j, nil
+}
+
+// DeadLetters returns up to max dead letters, oldest first.
+func (s *OutboxStore) DeadLetters(ctx context.Context, max int) ([]*middleware.OutboxJob, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	ids, err := s.rdb.ZRange(ctx, s.dead(), 0, int64(max-1)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstate: outbox: listing dead letters: %w", err)
+	}
+	var out []*middleware.OutboxJob
+	for _, id := range ids {
+		j, err := s.Job(ctx, id)
+		if errors.Is(err, middleware.ErrJobNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+// Requeue puts a dead letter back at the end of its lane's stream.
+func (s *OutboxStore) Requeue(ctx context.Context, job *middleware.OutboxJob) error {
+	job.Ref = ""
+	doc, err := json.Marshal(job)
+	if err != nil {
+		return err
+	}
+	ok, err := requeueScript.Run(ctx, s.rdb, []string{s.dead(), s.job(job.ID), s.stream(s.shard(job.Lane))}, job.ID, doc).Int()
+	if err != nil {
+		return fmt.Errorf("redisstate: outbox: requeueing: %w", err)
+	}
+	if ok == 0 {
+		return middleware.ErrJobNotFound
+	}
+	return nil
+}
+
+// Drop forgets a dead letter.
+func (s *OutboxStore) Drop(ctx context.Context, id string) error {
+	ok, err := dropScript.Run(ctx, s.rdb, []string{s.dead(), s.job(id)}, id).Int()
+	if err != nil {
+		return fmt.Errorf("redisstate: outbox: dropping: %w", err)
+	}
+	if ok == 0 {
+		return middleware.ErrJobNotFound
+	}
+	return nil
+}
