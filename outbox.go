@@ -385,6 +385,13 @@ func (o *Outbox) Resend(ctx context.Context, id string) error {
 
 // Drop forgets dead letter id. ErrJobNotFound if it is not one.
 func (o *Outbox) Drop(ctx context.Context, id string) error {
+	j, err := o.store.Job(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !j.State.dead() {
+		return fmt.Errorf("%w: %s is %s, not a dead letter", ErrJobNotFound, id, j.State)
+	}
 	return o.store.Drop(ctx, id)
 }
 

@@ -70,7 +70,7 @@ func waitAll(t *testing.T, o *middleware.Outbox, ids []string, d time.Duration) 
 // window. None is refused by the platform, all arrive in order, and no
 // window holds more messages than the budget.
 func TestOutboxFlood(t *testing.T) {
-	const window, budget, total = 500 * time.Millisecond, 20, 300
+	const window, budget, total = time.Second, 20, 300
 	r := newOutboxRig(t, window, budget)
 	o, err := middleware.NewOutbox(r.c, middleware.WithCoalesceAfter(50*time.Millisecond), middleware.WithSeparator("\n"))
 	require.NoError(t, err)
@@ -113,7 +113,7 @@ func TestOutboxFlood(t *testing.T) {
 // TestOutboxWithoutCoalescing sends every push alone, in order, still
 // under the budget.
 func TestOutboxWithoutCoalescing(t *testing.T) {
-	const window, budget, total = 300 * time.Millisecond, 10, 25
+	const window, budget, total = time.Second, 10, 25
 	r := newOutboxRig(t, window, budget)
 	o, err := middleware.NewOutbox(r.c, middleware.WithoutCoalescing())
 	require.NoError(t, err)

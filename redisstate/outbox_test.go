@@ -107,7 +107,7 @@ func runOutboxChild(role string) int {
 // not is a "maybe delivered" dead letter or still queued. None is lost.
 func TestOutboxSurvivesSIGKILL(t *testing.T) {
 	const pushes = 500
-	wc := imtest.NewWeCom(imtest.WithWeComRate(20), imtest.WithWeComWindow(300*time.Millisecond))
+	wc := imtest.NewWeCom(imtest.WithWeComRate(40), imtest.WithWeComWindow(time.Second))
 	defer wc.Close()
 	wc.Latency(15 * time.Millisecond) // requests in flight when the kill lands
 	tim := imtest.NewTIM()
@@ -115,7 +115,7 @@ func TestOutboxSurvivesSIGKILL(t *testing.T) {
 	tim.Latency(5 * time.Millisecond)
 	env := map[string]string{
 		"REDIS_ADDR": redisAddr(t), "PREFIX": prefix(t), "PUSHES": strconv.Itoa(pushes), "CLAIM": "1s",
-		"WECOM_KEY": wc.WebhookURL(), "WECOM_URL": wc.URL, "BUDGET": "20", "WINDOW": "300ms",
+		"WECOM_KEY": wc.WebhookURL(), "WECOM_URL": wc.URL, "BUDGET": "40", "WINDOW": "1s",
 		"TIM_APP": strconv.FormatUint(tim.SDKAppID, 10), "TIM_SECRET": tim.SecretKey, "TIM_URL": tim.URL,
 	}
 	start := func(role string) (*exec.Cmd, *bufio.Scanner) {
@@ -218,7 +218,7 @@ func TestOutboxSurvivesSIGKILL(t *testing.T) {
 // Redis store: 300 texts to one chat under 20 per window, none refused by
 // the platform, all in order, merged.
 func TestOutboxFloodOnRedis(t *testing.T) {
-	const window, budget, total = 500 * time.Millisecond, 20, 300
+	const window, budget, total = time.Second, 20, 300
 	wc := imtest.NewWeCom(imtest.WithWeComRate(budget), imtest.WithWeComWindow(window))
 	defer wc.Close()
 	c, err := outboxClient(envMap{"WECOM_KEY": wc.WebhookURL(), "WECOM_URL": wc.URL, "BUDGET": strconv.Itoa(budget),

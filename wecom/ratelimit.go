@@ -22,19 +22,27 @@ type pace struct {
 	reason          string // names the budget in a refusal; set once by New
 }
 
+// jitterMargin is the share of the window the pacer adds to it: the pacer
+// books when a request leaves, WeCom counts when it arrives, and a message
+// slowed on its way (a new connection, a retransmit) would otherwise land
+// in the same window as one sent a full window after it. With the budget
+// saturated (an outbox draining a flood) that edge comes every window.
+const jitterMargin = 20 // 1/20: 3 s of a minute
+
 // budgets returns what one message to chatID ("|"-joined ids; "" for the
 // bot's own group) spends: one slot of each chat, and one of the bot.
 func (p pace) budgets(chatID string) []middleware.Budget {
 	if p.perChat == 0 {
 		return nil
 	}
+	window := p.window + p.window/jitterMargin
 	ids := strings.Split(chatID, "|")
 	out := make([]middleware.Budget, 0, len(ids)+1)
 	for _, id := range ids {
 		sum := sha256.Sum256([]byte(id)) // chat ids are user data: hashed in shared stores too
-		out = append(out, middleware.Budget{Key: p.scope + ":chat:" + hex.EncodeToString(sum[:8]), Limit: p.perChat, Window: p.window})
+		out = append(out, middleware.Budget{Key: p.scope + ":chat:" + hex.EncodeToString(sum[:8]), Limit: p.perChat, Window: window})
 	}
-	return append(out, middleware.Budget{Key: p.scope + ":bot", Limit: p.perBot, Window: p.window})
+	return append(out, middleware.Budget{Key: p.scope + ":bot", Limit: p.perBot, Window: window})
 }
 
 // describe names the budgets in a refusal, both of them: the limiter does

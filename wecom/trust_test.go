@@ -267,13 +267,24 @@ func TestCancelledPacerWaitReturnsItsSlot(t *testing.T) {
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled)
 
-	// A minute later both slots of the new window are free.
-	now.Add(int64(time.Minute))
+	// A window later (a minute and its jitter margin) both slots are free.
+	now.Add(int64(time.Minute + time.Minute/jitterMargin))
 	for i := range 2 {
 		_, err := mc.Push(bg, IM, "g", "", "", fmt.Sprint("next window ", i), middleware.WithTimeout(time.Second))
 		require.NoError(t, err, "slot %d of the new window", i)
 	}
 	assert.Len(t, m.typed(), 4)
+}
+
+// TestPacerKeepsAJitterMargin: the pacer counts a window 5% longer than
+// WeCom's, so that a message slowed on its way does not land in the same
+// window as one sent a window after it.
+func TestPacerKeepsAJitterMargin(t *testing.T) {
+	t.Parallel()
+	w, _ := newBackend(t, newMock(t), WithRateLimit(2), WithRateWindow(time.Minute))
+	for _, b := range w.pace.budgets("a|b") {
+		assert.Equal(t, 63*time.Second, b.Window, b.Key)
+	}
 }
 
 // noCtx is the nil context a careless caller passes.

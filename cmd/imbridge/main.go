@@ -50,6 +50,8 @@ commands:
                            video:SRC, file:SRC; or --items FILE.json (autClaw's items, - for stdin)
   verify                   check the accounts, list them with secrets redacted
   emulate                  run the WeCom and TIM emulators on loopback, log what they accept
+  outbox list|status|resend|drop [ID...]
+                           inspect a Redis outbox's dead letters, resend or drop them
 
 run "imbridge COMMAND -h" for a command's flags.
 exit codes: 0 sent, 1 failed, 2 usage, 3 bad input, 4 no account or offline,
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return verify(rest, stdout, stderr)
 	case "emulate":
 		return emulate(ctx, rest, stdout, stderr)
+	case "outbox":
+		return outbox(ctx, rest, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

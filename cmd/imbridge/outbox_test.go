@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/imtest"
+	"github.com/imbridge/middleware/redisstate"
+	"github.com/imbridge/middleware/wecom"
+)
+
+// TestOutboxCommand lists, resends and drops the dead letters of a Redis
+// outbox that a service's Outbox filled, as an operator would.
+func TestOutboxCommand(t *testing.T) {
+	addr := os.Getenv("REDIS_ADDR")
+	if addr == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("no Redis in CI: REDIS_ADDR is unset")
+		}
+		t.Skip("needs a real Redis: REDIS_ADDR=127.0.0.1:6399 with redis-server --port 6399 --save ''")
+	}
+	ctx := context.Background()
+	prefix := "test:cli:" + time.Now().Format("150405.000000")
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	store, err := redisstate.NewOutboxStore(ctx, rdb, redisstate.WithPrefix(prefix))
+	require.NoError(t, err)
+	wc := imtest.NewWeCom()
+	defer wc.Close()
+	bot, err := wecom.New(wc.WebhookURL(), wecom.WithBaseURL(wc.URL))
+	require.NoError(t, err)
+	c, err := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "ops", IM: wecom.IM, Default: true, Backend: bot}))
+	require.NoError(t, err)
+	o, err := middleware.NewOutbox(c, middleware.WithOutboxStore(store), middleware.WithPollInterval(20*time.Millisecond))
+	require.NoError(t, err)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- o.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+
+	wc.DropAfterRead(1)
+	id, err := o.Push(ctx, wecom.IM, "chat", "", "", "deploy done")
+	require.NoError(t, err)
+	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, err := o.Wait(wait, id)
+	require.NoError(t, err)
+	require.Equal(t, middleware.JobMaybeDelivered, s.State)
+
+	cli := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := run(ctx, append([]string{"outbox"}, append(args, "--redis", "redis://"+addr, "--prefix", prefix)...), nil, &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	code, out, _ := cli("list", "--json")
+	require.Equal(t, exitOK, code)
+	var listed middleware.JobStatus
+	require.NoError(t, json.Unmarshal([]byte(out), &listed))
+	assert.Equal(t, id, listed.ID)
+	assert.Equal(t, middleware.JobMaybeDelivered, listed.State)
+
+	code, out, _ = cli("status", id)
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, out, "maybe_delivered")
+	assert.Contains(t, out, "STATE")
+
+	code, out, _ = cli("resend", id)
+	require.Equal(t, exitOK, code)
+	assert.Equal(t, "queued "+id+"\n", out)
+	s, err = o.Wait(wait, id)
+	require.NoError(t, err)
+	assert.Equal(t, middleware.JobSent, s.State, "delivered by the service's Outbox")
+	assert.Len(t, wc.Messages(), 2, "the operator chose to send it again")
+
+	code, _, errOut := cli("drop", id)
+	assert.Equal(t, exitBadInput, code, "sent: not a dead letter")
+	assert.Contains(t, errOut, "not a dead letter")
+	code, out, _ = cli("list")
+	assert.Equal(t, exitOK, code)
+	assert.Equal(t, 1, strings.Count(out, "\n"), "the header only")
+
+	var stderr bytes.Buffer
+	assert.Equal(t, exitConfig, run(ctx, []string{"outbox", "list", "--redis", "http://user:s3cret@host"}, nil, &bytes.Buffer{}, &stderr))
+	assert.NotContains(t, stderr.String(), "s3cret")
+	t.Setenv("IMBRIDGE_REDIS", "")
+	assert.Equal(t, exitConfig, run(ctx, []string{"outbox", "list"}, nil, &bytes.Buffer{}, &bytes.Buffer{}))
+	assert.Equal(t, exitUsage, run(ctx, []string{"outbox", "resend"}, nil, &bytes.Buffer{}, &bytes.Buffer{}))
+}
