@@ -1,0 +1,73 @@
+package redisstate
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/imtest"
+	"github.com/imbridge/middleware/wecom"
+)
+
+// BenchmarkOutboxEnqueue measures what a caller waits for when it queues a
+// text push instead of sending it: the memory store, the Redis store, and,
+// in the same run, a raw net/http POST of the same message to the loopback
+// emulator (what queueing replaces). redis-rt/op is the Redis round trips
+// per enqueue.
+func BenchmarkOutboxEnqueue(b *testing.B) {
+	for _, kind := range []string{"raw-send", "memory", "redis"} {
+		b.Run(kind, func(b *testing.B) {
+			wc := imtest.NewWeCom(imtest.WithWeComRate(0), imtest.WithWeComRecording(false))
+			defer wc.Close()
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			defer tr.CloseIdleConnections()
+			hc := &http.Client{Transport: tr}
+			var cc commandCounter
+			op := func(i int) error { return rawPush(hc, wc.WebhookURL(), i) }
+			if kind != "raw-send" {
+				bot, err := wecom.New(wc.Key, wecom.WithBaseURL(wc.URL), wecom.WithHTTPClient(hc))
+				if err != nil {
+					b.Fatal(err)
+				}
+				c, _ := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "b", IM: wecom.IM, Default: true, Backend: bot}))
+				var opts []middleware.OutboxOption
+				if kind == "redis" {
+					rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{redisAddr(b)}})
+					defer rdb.Close()
+					rdb.AddHook(&cc)
+					store, err := NewOutboxStore(context.Background(), rdb, WithPrefix(prefix(b)))
+					if err != nil {
+						b.Fatal(err)
+					}
+					opts = append(opts, middleware.WithOutboxStore(store))
+				}
+				o, err := middleware.NewOutbox(c, opts...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				op = func(i int) error {
+					_, err := o.Push(context.Background(), wecom.IM, "room", "", "", "report "+strconv.Itoa(i))
+					return err
+				}
+			}
+			if err := op(-1); err != nil { // warm up: connections
+				b.Fatal(err)
+			}
+			cc.n.Store(0)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if err := op(i); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+			b.ReportMetric(float64(cc.n.Load())/float64(b.N), "redis-rt/op")
+		})
+	}
+}
