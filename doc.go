@@ -36,4 +36,9 @@
 //
 // A Client is safe for concurrent use, including AddAccount, RemoveAccount
 // and SetOnline while pushes are in flight.
+//
+// An [Outbox] queues pushes instead of sending them: its six enqueue
+// methods check them as the helpers do and return a job id, and its Run
+// delivers them under the platforms' budgets, merging texts that wait,
+// from memory or from Redis (package redisstate) shared by replicas.
 package middleware

@@ -157,3 +157,30 @@ func Example_errors() {
 	// partial: resend items [2]
 	// partial: resend items [1 2]
 }
+
+func ExampleOutbox() {
+	c, _ := middleware.NewClient(middleware.WithAccount(middleware.Account{
+		ID: "ops", IM: "wecom", Default: true, Backend: printBackend{"ops"},
+	}))
+	o, _ := middleware.NewOutbox(c) // in memory; redisstate.NewOutboxStore keeps jobs across restarts
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- o.Run(ctx) }()
+
+	id, err := o.Push(ctx, "wecom", "room1", "", "Alert", "disk /var is 91% full")
+	if err != nil {
+		panic(err)
+	}
+	st, _ := o.Wait(ctx, id)
+	fmt.Println(st.State, st.Sent)
+
+	// Checked when queued, as the helpers check before sending.
+	_, err = o.Push(ctx, "wecom", "room1", "", "", "")
+	fmt.Println(errors.Is(err, middleware.ErrInvalidItem))
+	stop()
+	<-done
+	// Output:
+	// ops -> group "room1" user "": text "disk /var is 91% full"
+	// sent 1
+	// true
+}
