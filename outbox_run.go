@@ -34,40 +34,28 @@ func (o *Outbox) Run(ctx context.Context) error {
 		return errRunning
 	}
 	defer o.run.Store(false)
-	lanes := map[string]*lane{}
-	held := map[string]bool{}
+	r := &runState{lanes: map[string]*lane{}, held: map[string]bool{}}
+	lanes, held := r.lanes, r.held
 	done := make(chan laneResult)
 	busy := 0
-	var storeDown bool
 	// Deliveries outlive a cancelled Run: cutting a request in flight
 	// would turn a sent WeCom message into a "maybe delivered".
 	dctx := context.WithoutCancel(ctx)
+	var lastClaim time.Time
+	woken := true
 	for {
-		if ctx.Err() == nil {
-			jobs, err := o.store.Claim(ctx, o.cfg.worker, o.cfg.claimBatch)
-			switch {
-			case err != nil && !storeDown && ctx.Err() == nil:
-				storeDown = true
-				o.c.logger.Warn("outbox: store unreachable; retrying", slog.String("error", err.Error()))
-			case err == nil && storeDown:
-				storeDown = false
-				o.c.logger.Info("outbox: store reachable again")
-			}
-			for _, j := range jobs {
-				if held[j.ID] {
-					continue
-				}
-				held[j.ID] = true
-				l := lanes[j.Lane]
-				if l == nil {
-					l = &lane{}
-					lanes[j.Lane] = l
-				}
-				l.jobs = append(l.jobs, j)
-			}
+		// Claim (and renew the claims) when an enqueue woke Run and at
+		// every poll, not after every delivery: a Redis store answers in
+		// a dozen round trips.
+		if ctx.Err() == nil && (woken || time.Since(lastClaim) >= o.cfg.poll) {
+			o.claim(ctx, r)
+			woken, lastClaim = false, time.Now()
 		}
 		now := time.Now()
-		next := now.Add(o.cfg.poll)
+		next := lastClaim.Add(o.cfg.poll)
+		if !next.After(now) {
+			next = now.Add(o.cfg.poll)
+		}
 		for name, l := range lanes {
 			switch {
 			case l.busy:
@@ -90,24 +78,58 @@ func (o *Outbox) Run(ctx context.Context) error {
 		}
 		t := time.NewTimer(time.Until(next))
 		select {
-		case r := <-done:
+		case res := <-done:
 			busy--
-			l := lanes[r.lane]
+			l := lanes[res.lane]
 			l.busy = false
-			if r.lost {
+			if res.lost {
 				for _, j := range l.jobs {
 					delete(held, j.ID)
 				}
-				delete(lanes, r.lane)
+				delete(lanes, res.lane)
 				break
 			}
-			l.notBefore = r.notBefore
-			l.jobs = dropIDs(l.jobs, r.finished, held)
+			l.notBefore = res.notBefore
+			l.jobs = dropIDs(l.jobs, res.finished, held)
 		case <-o.wakeup:
+			woken = true
 		case <-t.C:
 		case <-ctx.Done():
 		}
 		t.Stop()
+	}
+}
+
+// runState is what Run holds: the lanes it delivers and the jobs in them.
+type runState struct {
+	lanes     map[string]*lane
+	held      map[string]bool
+	storeDown bool
+}
+
+// claim takes the jobs the store hands this worker into their lanes, and
+// logs once when the store stops answering and once when it is back.
+func (o *Outbox) claim(ctx context.Context, r *runState) {
+	jobs, err := o.store.Claim(ctx, o.cfg.worker, o.cfg.claimBatch)
+	switch {
+	case err != nil && !r.storeDown && ctx.Err() == nil:
+		r.storeDown = true
+		o.c.logger.Warn("outbox: store unreachable; retrying", slog.String("error", err.Error()))
+	case err == nil && r.storeDown:
+		r.storeDown = false
+		o.c.logger.Info("outbox: store reachable again")
+	}
+	for _, j := range jobs {
+		if r.held[j.ID] {
+			continue
+		}
+		r.held[j.ID] = true
+		l := r.lanes[j.Lane]
+		if l == nil {
+			l = &lane{}
+			r.lanes[j.Lane] = l
+		}
+		l.jobs = append(l.jobs, j)
 	}
 }
 

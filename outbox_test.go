@@ -179,6 +179,9 @@ func TestOutboxMergesOnlyLikePushes(t *testing.T) {
 	assert.Equal(t, []string{"bob"}, r.wc.Messages()[5].Mentions, "options survive the store")
 }
 
+// nilContext is the nil context a careless caller passes.
+var nilContext context.Context
+
 // TestOutboxChecksAtEnqueue refuses what the helpers refuse, and what
 // cannot be stored, before anything is queued or sent.
 func TestOutboxChecksAtEnqueue(t *testing.T) {
@@ -211,7 +214,7 @@ func TestOutboxChecksAtEnqueue(t *testing.T) {
 		{"missing file", func() (string, error) { return o.PushFile(ctx, wecom.IM, "a", "", "", "/no/such/file") }, middleware.ErrInvalidItem, "file"},
 		{"empty source", func() (string, error) { return o.PushImage(ctx, wecom.IM, "a", "", "", "") }, middleware.ErrInvalidItem, "imageURL"},
 		{"no items", func() (string, error) { return o.PushMixed(ctx, wecom.IM, "a", "", "", nil) }, middleware.ErrInvalidItem, "items"},
-		{"nil context", func() (string, error) { return o.Push(nil, wecom.IM, "a", "", "", "x") }, nil, "nil context"}, //nolint:staticcheck // the point
+		{"nil context", func() (string, error) { return o.Push(nilContext, wecom.IM, "a", "", "", "x") }, nil, "nil context"},
 		{"tim without target", func() (string, error) { return o.Push(ctx, timchat.IM, "", "", "", "x") }, middleware.ErrInvalidTarget, "Broadcast"},
 	} {
 		id, err := tc.do()
