@@ -4,23 +4,20 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/imbridge/middleware/internal/testkit"
 )
 
 // howToRun says how to give these tests a Redis outside CI.
-const howToRun = "these tests need a real Redis: install redis-server (Debian: apt-get install redis-server) " +
-	"and they start their own, or point REDIS_ADDR at one (redis-server --port 6399 --save '' --appendonly no; " +
-	"REDIS_ADDR=127.0.0.1:6399 go test ./redisstate)"
+const howToRun = testkit.RedisHowTo
 
 var shared struct {
 	once sync.Once
@@ -86,49 +83,13 @@ type server struct {
 	stop func()
 }
 
-// startServer runs redis-server (REDIS_SERVER, or the one on PATH) on a
-// free loopback port with persistence off.
+// startServer runs a redis-server of the tests' own.
 func startServer() (*server, error) {
-	bin := os.Getenv("REDIS_SERVER")
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("redis-server"); err != nil {
-			return nil, fmt.Errorf("no redis-server on PATH")
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := testkit.StartRedis()
 	if err != nil {
 		return nil, err
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	dir, err := os.MkdirTemp("", "redisstate")
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	s := &server{addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd}
-	var once sync.Once
-	s.stop = func() {
-		once.Do(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			os.RemoveAll(dir)
-		})
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: s.addr})
-	defer rdb.Close()
-	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(20 * time.Millisecond) {
-		if rdb.Ping(context.Background()).Err() == nil {
-			return s, nil
-		}
-	}
-	s.stop()
-	return nil, fmt.Errorf("redis-server did not answer on %s", s.addr)
+	return &server{addr: s.Addr, cmd: s.Cmd, stop: s.Stop}, nil
 }
 
 // ownServer starts a redis-server that only this test uses, to stop or

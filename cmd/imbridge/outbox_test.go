@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/imtest"
+	"github.com/imbridge/middleware/internal/testkit"
 	"github.com/imbridge/middleware/redisstate"
 	"github.com/imbridge/middleware/wecom"
 )
@@ -22,13 +22,7 @@ import (
 // TestOutboxCommand lists, resends and drops the dead letters of a Redis
 // outbox that a service's Outbox filled, as an operator would.
 func TestOutboxCommand(t *testing.T) {
-	addr := os.Getenv("REDIS_ADDR")
-	if addr == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("no Redis in CI: REDIS_ADDR is unset")
-		}
-		t.Skip("needs a real Redis: REDIS_ADDR=127.0.0.1:6399 with redis-server --port 6399 --save ''")
-	}
+	addr := testkit.Redis(t)
 	ctx := context.Background()
 	prefix := "test:cli:" + time.Now().Format("150405.000000")
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
