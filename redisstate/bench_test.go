@@ -50,22 +50,28 @@ func BenchmarkPacedPush(b *testing.B) {
 					return err
 				}
 			}
-			if err := push(-1); err != nil { // warm up: connections, the script
-				b.Fatal(err)
-			}
-			cc.n.Store(0)
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				if err := push(i); err != nil {
-					b.Fatal(err)
-				}
-				i++
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pushes/s")
-			b.ReportMetric(float64(cc.n.Load())/float64(b.N), "redis-rt/push")
+			measure(b, push, &cc, "pushes/s", "redis-rt/push")
 		})
 	}
+}
+
+// measure warms op up (connections, scripts), then runs it b.N times and
+// reports ops per second (rate) and the Redis round trips per op (trips).
+func measure(b *testing.B, op func(i int) error, cc *commandCounter, rate, trips string) {
+	if err := op(-1); err != nil {
+		b.Fatal(err)
+	}
+	cc.n.Store(0)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := op(i); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), rate)
+	b.ReportMetric(float64(cc.n.Load())/float64(b.N), trips)
 }
 
 // rawPush is the hand-written floor: the same text body, POSTed with a 5 s

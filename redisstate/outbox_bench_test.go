@@ -54,20 +54,7 @@ func BenchmarkOutboxEnqueue(b *testing.B) {
 					return err
 				}
 			}
-			if err := op(-1); err != nil { // warm up: connections
-				b.Fatal(err)
-			}
-			cc.n.Store(0)
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				if err := op(i); err != nil {
-					b.Fatal(err)
-				}
-				i++
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
-			b.ReportMetric(float64(cc.n.Load())/float64(b.N), "redis-rt/op")
+			measure(b, op, &cc, "ops/s", "redis-rt/op")
 		})
 	}
 }

@@ -1,16 +1,14 @@
 package timchat
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"reflect"
 	"time"
 
 	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/internal/extras"
 )
 
 // The windows in which TIM drops a repeated message: one-to-one messages
@@ -21,31 +19,24 @@ const (
 	GroupDedupWindow = 5 * time.Minute
 )
 
-// EncodeOptions stores this backend's options among extras for a
+// EncodeOptions stores this backend's options among x for a
 // middleware.Outbox (see middleware.OptionCodec): nil when there are none.
-func (c *Client) EncodeOptions(extras []any) ([]byte, error) {
-	o := readOpts(extras)
-	if reflect.ValueOf(o).IsZero() {
-		return nil, nil
-	}
-	return json.Marshal(optionsOf(o))
-}
+func (c *Client) EncodeOptions(x []any) ([]byte, error) { return extras.Encode(x, optionsOf) }
 
 // DecodeOptions reads back what EncodeOptions stored. A field this version
 // does not know is an error: the push would otherwise go out without it.
 func (c *Client) DecodeOptions(data []byte) (middleware.Option, error) {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.DisallowUnknownFields()
-	var v Options
-	if err := d.Decode(&v); err != nil {
+	o, err := extras.Decode(data, func(v Options) sendOpts {
+		return sendOpts{
+			broadcast: v.Broadcast, condition: v.Condition, thumbnail: v.Thumbnail, splitMixed: v.SplitMixed,
+			onlineOnly: v.OnlineOnly, offline: v.OfflinePush, cloudData: v.CloudCustomData, lifeTime: v.MsgLifeTime,
+			fromAccount: v.FromAccount, voiceSeconds: v.VoiceSeconds, videoSeconds: v.VideoSeconds,
+		}
+	})
+	if err != nil {
 		return nil, fmt.Errorf("timchat: stored options: %w", err)
 	}
-	so := sendOpts{
-		broadcast: v.Broadcast, condition: v.Condition, thumbnail: v.Thumbnail, splitMixed: v.SplitMixed,
-		onlineOnly: v.OnlineOnly, offline: v.OfflinePush, cloudData: v.CloudCustomData, lifeTime: v.MsgLifeTime,
-		fromAccount: v.FromAccount, voiceSeconds: v.VoiceSeconds, videoSeconds: v.VideoSeconds,
-	}
-	return backendOpt(func(o *sendOpts) { *o = so }), nil
+	return o, nil
 }
 
 // Messages says how many TIM messages msg takes per target, without I/O

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/internal/testkit"
 )
 
 // dedupFields reads the dedup fields of a request body.
@@ -98,18 +99,7 @@ func TestOptionCodecRoundTrip(t *testing.T) {
 	assert.ErrorContains(t, err, "Unknown")
 }
 
-// extrasOf runs o on a fresh call and returns what it put in Extras.
-func extrasOf(o middleware.Option) []any {
-	var got []any
-	be := middleware.Account{ID: "x", IM: "x", Default: true, Backend: backendFunc(func(m *middleware.Message) { got = m.Extras })}
-	c, _ := middleware.NewClient(middleware.WithAccount(be))
-	_, _ = c.Push(context.Background(), "x", "g", "", "", "t", o)
-	return got
-}
-
-type backendFunc func(*middleware.Message)
-
-func (f backendFunc) Send(_ context.Context, m *middleware.Message) (int, error) { f(m); return 1, nil }
+var extrasOf = testkit.ExtrasOf
 
 // TestPlanningForTheOutbox: Messages counts one message per target (one per
 // media item with SplitMixed) and refuses text over BodyLimit;

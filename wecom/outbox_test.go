@@ -1,7 +1,6 @@
 package wecom
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -9,20 +8,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/internal/testkit"
 )
 
-// extrasOf runs o on a fresh call and returns what it put in Extras.
-func extrasOf(o middleware.Option) []any {
-	var got []any
-	be := middleware.Account{ID: "x", IM: "x", Default: true, Backend: backendFunc(func(m *middleware.Message) { got = m.Extras })}
-	c, _ := middleware.NewClient(middleware.WithAccount(be))
-	_, _ = c.Push(context.Background(), "x", "g", "", "", "t", o)
-	return got
-}
-
-type backendFunc func(*middleware.Message)
-
-func (f backendFunc) Send(_ context.Context, m *middleware.Message) (int, error) { f(m); return 1, nil }
+var extrasOf = testkit.ExtrasOf
 
 // TestOptionCodecRoundTrip: every option survives EncodeOptions and
 // DecodeOptions, in the state the last one left.
