@@ -259,6 +259,7 @@ func (o *Outbox) compose(ctx context.Context, jobs []*OutboxJob) (*attempt, erro
 		return a, nil
 	}
 	texts := []string{spec.Items[0].Text}
+	probe := o.probe(spec, backend)
 	for _, next := range jobs[1:] {
 		if next.State != JobQueued {
 			break
@@ -271,7 +272,6 @@ func (o *Outbox) compose(ctx context.Context, jobs []*OutboxJob) (*attempt, erro
 			break
 		}
 		joined := strings.Join(append(texts, s.Items[0].Text), o.cfg.separator)
-		probe := o.probe(spec, backend)
 		probe.Items = []Item{{Type: TextItem, Text: joined}}
 		if n, err := planner.Messages(probe); err != nil || n != 1 {
 			break
