@@ -207,6 +207,13 @@ func TestFaultsWeCom(t *testing.T) {
 	_, err := e.mc.PushFile(bg, "wecom", "room", "", "", e.file(t, "r.txt", []byte("report body")))
 	require.NoError(t, err)
 	assert.Len(t, e.wc.Messages(), 1)
+
+	// Answered too late: the message is delivered and the client cannot know.
+	e = newEnv(t, nil, nil)
+	e.wc.AnswerLatency(2 * time.Second)
+	_, err = e.mc.Push(bg, "wecom", "room", "", "", "late", middleware.WithTimeout(100*time.Millisecond))
+	require.ErrorIs(t, err, middleware.ErrMaybeDelivered)
+	assert.Len(t, e.wc.Messages(), 1)
 }
 
 func TestFaultsTIM(t *testing.T) {

@@ -30,6 +30,7 @@ type Faults struct {
 	mu            sync.Mutex
 	queue         []fault
 	latency       time.Duration
+	answerLatency time.Duration
 	noContentType bool
 }
 
@@ -87,7 +88,7 @@ func (f *Faults) Pending() int {
 	return len(f.queue)
 }
 
-func (f *Faults) next() (ft *fault, latency time.Duration, noCT bool) {
+func (f *Faults) next() (ft *fault, latency, answerLatency time.Duration, noCT bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.queue) > 0 {
@@ -95,13 +96,22 @@ func (f *Faults) next() (ft *fault, latency time.Duration, noCT bool) {
 		f.queue = f.queue[1:]
 		ft = &x
 	}
-	return ft, f.latency, f.noContentType
+	return ft, f.latency, f.answerLatency, f.noContentType
+}
+
+// AnswerLatency processes every request at once (a message is delivered)
+// and answers d later (0 for none): a crash of the client in that gap
+// leaves a delivered message it never heard of.
+func (f *Faults) AnswerLatency(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.answerLatency = d
 }
 
 // serve runs process under the fault plan. process reads the request and
 // returns the answer body; codeBody renders an injected error code.
 func (f *Faults) serve(w http.ResponseWriter, r *http.Request, process func() []byte, codeBody func(code int) []byte) {
-	ft, latency, noCT := f.next()
+	ft, latency, answerLatency, noCT := f.next()
 	if latency > 0 {
 		select {
 		case <-time.After(latency):
@@ -114,6 +124,12 @@ func (f *Faults) serve(w http.ResponseWriter, r *http.Request, process func() []
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		} else {
 			w.Header()["Content-Type"] = nil // suppress sniffing too
+		}
+		if answerLatency > 0 {
+			select {
+			case <-time.After(answerLatency):
+			case <-r.Context().Done():
+			}
 		}
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
