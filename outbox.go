@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -221,7 +222,7 @@ func (o *Outbox) PushMixed(ctx context.Context, imType, groupCode, userID, title
 }
 
 func (o *Outbox) media(ctx context.Context, cl *call, t ItemType, arg, src string) (string, error) {
-	if src == "" {
+	if strings.TrimSpace(src) == "" {
 		return "", o.refuse(cl, fmt.Errorf("%w: %s is empty", ErrInvalidItem, arg))
 	}
 	cl.items = []Item{{Type: t, Source: src}}
