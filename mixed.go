@@ -1,9 +1,6 @@
 package middleware
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
 
 // PushMixed sends items (text, markdown, image, voice, video, file) as one
 // push. Every item is checked before anything is sent: an unknown type, a
@@ -13,9 +10,6 @@ import (
 // all; WeCom sends them in order and reports a *PartialError when it stops
 // part-way.
 func (c *Client) PushMixed(ctx context.Context, imType, groupCode, userID, title string, items []Item, opts ...Option) (int, error) {
-	cl := &call{helper: "pushMixed", imType: imType, groupCode: groupCode, userID: userID, title: title, items: items, opts: opts}
-	if len(items) == 0 {
-		return c.refuse(ctx, cl, fmt.Errorf("%w: items is empty", ErrInvalidItem))
-	}
-	return c.send(ctx, cl)
+	cl := &call{helper: "pushMixed", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}
+	return c.start(ctx, cl, cl.mixedItems(items))
 }

@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -177,56 +175,40 @@ func WithWorkerName(name string) OutboxOption {
 
 // Push queues text, as Client.Push sends it, and returns the job's id.
 func (o *Outbox) Push(ctx context.Context, imType, groupCode, userID, title, content string, opts ...Option) (string, error) {
-	text := content
-	if text == "" {
-		text = title
-	}
 	cl := &call{helper: "push", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}
-	if text == "" {
-		return "", o.refuse(cl, fmt.Errorf("%w: content and title are both empty", ErrInvalidItem))
-	}
-	cl.items = []Item{{Type: TextItem, Text: text}}
-	return o.enqueue(ctx, cl)
+	return o.enqueue(ctx, cl, cl.textItem(content))
 }
 
 // PushImage queues an image, as Client.PushImage sends it. A local path
 // must be readable by whichever process delivers it.
 func (o *Outbox) PushImage(ctx context.Context, imType, groupCode, userID, title, imageURL string, opts ...Option) (string, error) {
-	return o.media(ctx, &call{helper: "pushImage", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}, ImageItem, "imageURL", imageURL)
+	cl := &call{helper: "pushImage", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}
+	return o.enqueue(ctx, cl, cl.mediaItem(ImageItem, "imageURL", imageURL))
 }
 
 // PushVoice queues a voice message, as Client.PushVoice sends it.
 func (o *Outbox) PushVoice(ctx context.Context, imType, groupCode, userID, title, voiceURL string, opts ...Option) (string, error) {
-	return o.media(ctx, &call{helper: "pushVoice", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}, VoiceItem, "voiceURL", voiceURL)
+	cl := &call{helper: "pushVoice", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}
+	return o.enqueue(ctx, cl, cl.mediaItem(VoiceItem, "voiceURL", voiceURL))
 }
 
 // PushVideo queues a video, as Client.PushVideo sends it.
 func (o *Outbox) PushVideo(ctx context.Context, imType, groupCode, userID, title, videoURL string, opts ...Option) (string, error) {
-	return o.media(ctx, &call{helper: "pushVideo", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}, VideoItem, "videoURL", videoURL)
+	cl := &call{helper: "pushVideo", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}
+	return o.enqueue(ctx, cl, cl.mediaItem(VideoItem, "videoURL", videoURL))
 }
 
 // PushFile queues a file, as Client.PushFile sends it.
 func (o *Outbox) PushFile(ctx context.Context, imType, groupCode, userID, title, fileURL string, opts ...Option) (string, error) {
-	return o.media(ctx, &call{helper: "pushFile", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}, FileItem, "fileURL", fileURL)
+	cl := &call{helper: "pushFile", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}
+	return o.enqueue(ctx, cl, cl.mediaItem(FileItem, "fileURL", fileURL))
 }
 
 // PushMixed queues several items as one push, as Client.PushMixed sends
 // them.
 func (o *Outbox) PushMixed(ctx context.Context, imType, groupCode, userID, title string, items []Item, opts ...Option) (string, error) {
 	cl := &call{helper: "pushMixed", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}
-	if len(items) == 0 {
-		return "", o.refuse(cl, fmt.Errorf("%w: items is empty", ErrInvalidItem))
-	}
-	cl.items = slices.Clone(items)
-	return o.enqueue(ctx, cl)
-}
-
-func (o *Outbox) media(ctx context.Context, cl *call, t ItemType, arg, src string) (string, error) {
-	if strings.TrimSpace(src) == "" {
-		return "", o.refuse(cl, fmt.Errorf("%w: %s is empty", ErrInvalidItem, arg))
-	}
-	cl.items = []Item{{Type: t, Source: src}}
-	return o.enqueue(ctx, cl)
+	return o.enqueue(ctx, cl, cl.mixedItems(items))
 }
 
 // refuse names the call in an enqueue error.
@@ -236,10 +218,13 @@ func (o *Outbox) refuse(cl *call, err error) error {
 }
 
 // enqueue checks the push as a helper would before sending, picks its
-// account, and stores it.
-func (o *Outbox) enqueue(ctx context.Context, cl *call) (string, error) {
+// account, and stores it; err is what checking its arguments found.
+func (o *Outbox) enqueue(ctx context.Context, cl *call, err error) (string, error) {
 	if ctx == nil {
-		return "", o.refuse(cl, errNilContext)
+		err = errNilContext
+	}
+	if err != nil {
+		return "", o.refuse(cl, err)
 	}
 	spec, key, err := o.check(ctx, cl)
 	if err != nil {

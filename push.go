@@ -43,48 +43,76 @@ func PushMixed(ctx context.Context, imType, groupCode, userID, title string, ite
 // title; both empty is ErrInvalidItem. It returns how many targets were
 // reached; err == nil implies n >= 1.
 func (c *Client) Push(ctx context.Context, imType, groupCode, userID, title, content string, opts ...Option) (int, error) {
-	text := content
-	if text == "" {
-		text = title
-	}
 	cl := &call{helper: "push", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}
-	if text == "" {
-		return c.refuse(ctx, cl, fmt.Errorf("%w: content and title are both empty", ErrInvalidItem))
-	}
-	cl.items = []Item{{Type: TextItem, Text: text}}
-	return c.send(ctx, cl)
+	return c.start(ctx, cl, cl.textItem(content))
 }
 
 // PushImage sends the image at imageURL: an http(s) URL, a local path, a
 // file:// URL, "base64://..." or a data URI.
 func (c *Client) PushImage(ctx context.Context, imType, groupCode, userID, title, imageURL string, opts ...Option) (int, error) {
-	return c.pushMedia(ctx, &call{helper: "pushImage", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}, ImageItem, "imageURL", imageURL)
+	cl := &call{helper: "pushImage", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}
+	return c.start(ctx, cl, cl.mediaItem(ImageItem, "imageURL", imageURL))
 }
 
 // PushVoice sends the audio at voiceURL (same source forms as PushImage).
 func (c *Client) PushVoice(ctx context.Context, imType, groupCode, userID, title, voiceURL string, opts ...Option) (int, error) {
-	return c.pushMedia(ctx, &call{helper: "pushVoice", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}, VoiceItem, "voiceURL", voiceURL)
+	cl := &call{helper: "pushVoice", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}
+	return c.start(ctx, cl, cl.mediaItem(VoiceItem, "voiceURL", voiceURL))
 }
 
 // PushVideo sends the video at videoURL (same source forms as PushImage).
 func (c *Client) PushVideo(ctx context.Context, imType, groupCode, userID, title, videoURL string, opts ...Option) (int, error) {
-	return c.pushMedia(ctx, &call{helper: "pushVideo", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}, VideoItem, "videoURL", videoURL)
+	cl := &call{helper: "pushVideo", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}
+	return c.start(ctx, cl, cl.mediaItem(VideoItem, "videoURL", videoURL))
 }
 
 // PushFile sends the file at fileURL (same source forms as PushImage). Use
 // WithFilename and WithMIME to set what the recipient sees.
 func (c *Client) PushFile(ctx context.Context, imType, groupCode, userID, title, fileURL string, opts ...Option) (int, error) {
-	return c.pushMedia(ctx, &call{helper: "pushFile", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}, FileItem, "fileURL", fileURL)
+	cl := &call{helper: "pushFile", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}
+	return c.start(ctx, cl, cl.mediaItem(FileItem, "fileURL", fileURL))
 }
 
-// pushMedia sends one media item of type t from src, the helper's
-// argument named arg.
-func (c *Client) pushMedia(ctx context.Context, cl *call, t ItemType, arg, src string) (int, error) {
+// start sends cl, or refuses it with err, what checking its arguments
+// found.
+func (c *Client) start(ctx context.Context, cl *call, err error) (int, error) {
+	if err != nil {
+		return c.refuse(ctx, cl, err)
+	}
+	return c.send(ctx, cl)
+}
+
+// textItem makes content, else title, the call's one text item. Both empty
+// is ErrInvalidItem.
+func (cl *call) textItem(content string) error {
+	text := content
+	if text == "" {
+		text = cl.title
+	}
+	if text == "" {
+		return fmt.Errorf("%w: content and title are both empty", ErrInvalidItem)
+	}
+	cl.items = []Item{{Type: TextItem, Text: text}}
+	return nil
+}
+
+// mediaItem makes src, the helper's argument named arg, the call's one
+// media item of type t. A blank src is ErrInvalidItem.
+func (cl *call) mediaItem(t ItemType, arg, src string) error {
 	if strings.TrimSpace(src) == "" {
-		return c.refuse(ctx, cl, fmt.Errorf("%w: %s is empty", ErrInvalidItem, arg))
+		return fmt.Errorf("%w: %s is empty", ErrInvalidItem, arg)
 	}
 	cl.items = []Item{{Type: t, Source: src}}
-	return c.send(ctx, cl)
+	return nil
+}
+
+// mixedItems makes items the call's items. None is ErrInvalidItem.
+func (cl *call) mixedItems(items []Item) error {
+	if len(items) == 0 {
+		return fmt.Errorf("%w: items is empty", ErrInvalidItem)
+	}
+	cl.items = items
+	return nil
 }
 
 // refuse logs and returns a failure found before send could start.
