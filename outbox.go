@@ -146,9 +146,9 @@ func WithPollInterval(d time.Duration) OutboxOption {
 	}
 }
 
-// WithMaxAttempts sets how many times a job refused for a passing reason
-// (the platform's rate limit, a 5xx, a network failure before writing) is
-// tried before it fails for good. A refusal by the client's own budget,
+// WithMaxAttempts sets how many times a job refused for a passing reason,
+// surely undelivered (the platform's rate limit, a network failure before
+// writing, an offline account), is tried before it fails for good. A refusal by the client's own budget,
 // which sends nothing, does not count. n < 1 is ErrInvalidOption.
 // Default: 8.
 func WithMaxAttempts(n int) OutboxOption {

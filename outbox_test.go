@@ -124,7 +124,11 @@ func TestOutboxWithoutCoalescing(t *testing.T) {
 		ids = append(ids, id)
 	}
 	run(t, o)
-	waitAll(t, o, ids, 10*time.Second)
+	for i, s := range waitAll(t, o, ids, 10*time.Second) {
+		// Pushes past the first window were refused by the client's own
+		// budget, which sends nothing: not an attempt.
+		assert.Equal(t, 1, s.Attempts, "push %d", i)
+	}
 	msgs := r.wc.Messages()
 	require.Len(t, msgs, total)
 	for i, m := range msgs {
@@ -399,8 +403,13 @@ func TestOutboxOptionsAreChecked(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- o.Run(ctx) }()
-	time.Sleep(20 * time.Millisecond)
-	err = o.Run(ctx)
+	// The second Run runs on a cancelled context: should it come first, it
+	// returns at once instead of blocking the test, and is tried again.
+	stopped, stop := context.WithCancel(context.Background())
+	stop()
+	for err = o.Run(stopped); errors.Is(err, context.Canceled); err = o.Run(stopped) {
+		time.Sleep(time.Millisecond)
+	}
 	assert.True(t, err != nil && !errors.Is(err, context.Canceled), "a second Run at once is refused: %v", err)
 	cancel()
 	assert.ErrorIs(t, <-done, context.Canceled)
@@ -454,4 +463,22 @@ func TestOutboxRecoversAMergedBatch(t *testing.T) {
 	assert.Len(t, r.tim.Messages(), 1)
 	assert.Equal(t, 1, r.tim.Duplicates(), "the rebuilt message was the same one")
 	assert.Zero(t, r.wc.Requests())
+}
+
+// TestOutboxRetriesWhatPasses: the platform's rate limit, which the push's
+// own deadline cannot wait out, is waited out by the Outbox and tried
+// again; it counts as an attempt, and nothing is sent twice.
+func TestOutboxRetriesWhatPasses(t *testing.T) {
+	r := newOutboxRig(t, 200*time.Millisecond, 20) // 45009 asks to wait one window
+	o, err := middleware.NewOutbox(r.c)
+	require.NoError(t, err)
+	r.wc.FailNext(1, 45009)
+	id, err := o.Push(context.Background(), wecom.IM, "c", "", "", "after the limit", middleware.WithTimeout(100*time.Millisecond))
+	require.NoError(t, err)
+	run(t, o)
+	s := waitAll(t, o, []string{id}, 5*time.Second)[0]
+	assert.Equal(t, middleware.JobSent, s.State)
+	assert.Equal(t, 2, s.Attempts)
+	assert.Equal(t, 2, r.wc.Requests())
+	assert.Len(t, r.wc.Messages(), 1)
 }

@@ -321,3 +321,26 @@ func TestOutboxStoreFencesAStaleWorker(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, c, "nothing left")
 }
+
+// TestOutboxStoreReleaseHandsOverAtOnce: a worker that stops cleanly gives
+// its leases back, and the next worker takes its pending jobs without
+// waiting for the claim timeout.
+func TestOutboxStoreReleaseHandsOverAtOnce(t *testing.T) {
+	ctx := context.Background()
+	s, err := NewOutboxStore(ctx, client(t), WithPrefix(prefix(t)), WithShards(1), WithClaimTimeout(time.Hour))
+	require.NoError(t, err)
+	require.NoError(t, s.Add(ctx, &middleware.OutboxJob{JobStatus: middleware.JobStatus{ID: "j1", State: middleware.JobQueued}, Lane: "l", Spec: []byte(`{}`)}))
+	a, err := s.Claim(ctx, "a", 10)
+	require.NoError(t, err)
+	require.Len(t, a, 1)
+	b, err := s.Claim(ctx, "b", 10)
+	require.NoError(t, err)
+	require.Empty(t, b, "a holds the shard for an hour")
+	require.NoError(t, s.Release(ctx, "a"))
+	b, err = s.Claim(ctx, "b", 10)
+	require.NoError(t, err)
+	require.Len(t, b, 1, "b takes a's pending job at once")
+	assert.Equal(t, "j1", b[0].ID)
+	a[0].State = middleware.JobSent
+	assert.ErrorIs(t, s.Save(ctx, "a", a), middleware.ErrClaimLost, "a has let go")
+}
