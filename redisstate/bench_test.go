@@ -25,11 +25,7 @@ import (
 func BenchmarkPacedPush(b *testing.B) {
 	for _, kind := range []string{"raw", "memory", "redis"} {
 		b.Run(kind, func(b *testing.B) {
-			wc := imtest.NewWeCom(imtest.WithWeComRate(0), imtest.WithWeComRecording(false))
-			defer wc.Close()
-			tr := http.DefaultTransport.(*http.Transport).Clone()
-			defer tr.CloseIdleConnections()
-			hc := &http.Client{Transport: tr}
+			wc, hc := loopback(b)
 			var cc commandCounter
 			push := func(i int) error { return rawPush(hc, wc.WebhookURL(), i) }
 			if kind != "raw" {
@@ -53,6 +49,16 @@ func BenchmarkPacedPush(b *testing.B) {
 			measure(b, push, &cc, "pushes/s", "redis-rt/push")
 		})
 	}
+}
+
+// loopback is the emulator a benchmark pushes to, unpaced and not
+// recording, and the HTTP client both the SDK and the raw loop use.
+func loopback(b *testing.B) (*imtest.WeCom, *http.Client) {
+	wc := imtest.NewWeCom(imtest.WithWeComRate(0), imtest.WithWeComRecording(false))
+	b.Cleanup(wc.Close)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	b.Cleanup(tr.CloseIdleConnections)
+	return wc, &http.Client{Transport: tr}
 }
 
 // measure warms op up (connections, scripts), then runs it b.N times and

@@ -2,14 +2,12 @@ package redisstate
 
 import (
 	"context"
-	"net/http"
 	"strconv"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/imbridge/middleware"
-	"github.com/imbridge/middleware/imtest"
 	"github.com/imbridge/middleware/wecom"
 )
 
@@ -21,11 +19,7 @@ import (
 func BenchmarkOutboxEnqueue(b *testing.B) {
 	for _, kind := range []string{"raw-send", "memory", "redis"} {
 		b.Run(kind, func(b *testing.B) {
-			wc := imtest.NewWeCom(imtest.WithWeComRate(0), imtest.WithWeComRecording(false))
-			defer wc.Close()
-			tr := http.DefaultTransport.(*http.Transport).Clone()
-			defer tr.CloseIdleConnections()
-			hc := &http.Client{Transport: tr}
+			wc, hc := loopback(b)
 			var cc commandCounter
 			op := func(i int) error { return rawPush(hc, wc.WebhookURL(), i) }
 			if kind != "raw-send" {
