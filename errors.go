@@ -19,6 +19,12 @@ var (
 	// ErrAccountOffline means the chosen account, or every account of the
 	// IM, is offline or has been disabled by the platform.
 	ErrAccountOffline = errors.New("middleware: account offline")
+	// ErrUnauthorized means the platform refused the account's
+	// credentials or its security settings: a wrong or deleted webhook
+	// token, a bad or stale signature, a sender IP not on the allowlist.
+	// Nothing was delivered; resending will not help until the
+	// configuration is fixed.
+	ErrUnauthorized = errors.New("middleware: credentials refused")
 	// ErrInvalidTarget means the group or user id cannot be delivered to.
 	ErrInvalidTarget = errors.New("middleware: invalid target")
 	// ErrInvalidItem means a message item (text, media source, mixed item)
@@ -53,7 +59,8 @@ var (
 // the code has no category. A refusal by the client itself is a
 // *LimitError instead.
 type APIError struct {
-	// Backend names the platform: "wecom" (wecom.IM) or "tim" (timchat.IM).
+	// Backend names the platform: "wecom" (wecom.IM), "tim" (timchat.IM),
+	// "dingtalk" (dingtalk.IM) or "feishu" (feishu.IM).
 	Backend string
 	// Code is the platform's error code (WeCom errcode, TIM ErrorCode); 0
 	// when the answer was not the platform's (a redirect, a gateway's page,
@@ -221,6 +228,7 @@ func errorClass(err error) string {
 		{ErrNoAccount, "no_account"},
 		{ErrUnknownAccount, "unknown_account"},
 		{ErrAccountOffline, "account_offline"},
+		{ErrUnauthorized, "unauthorized"},
 		{ErrInvalidTarget, "invalid_target"},
 		{ErrInvalidItem, "invalid_item"},
 		{ErrTooLarge, "too_large"},

@@ -291,7 +291,7 @@ func exitCode(err error) (int, string) {
 		return exitConfig, "config"
 	case is(middleware.ErrRateLimited):
 		return exitRateLimited, "rate_limited"
-	case is(middleware.ErrNoAccount, middleware.ErrUnknownAccount, middleware.ErrAccountOffline):
+	case is(middleware.ErrNoAccount, middleware.ErrUnknownAccount, middleware.ErrAccountOffline, middleware.ErrUnauthorized):
 		return exitNoAccount, "no_account"
 	case is(middleware.ErrInvalidItem, middleware.ErrInvalidTarget, middleware.ErrTooLarge, middleware.ErrUnsupported, middleware.ErrInvalidOption):
 		return exitBadInput, "bad_input"

@@ -1,6 +1,7 @@
-package wecom
+package textsplit
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -9,15 +10,15 @@ import (
 func TestSplitTextPrefersLineBreaks(t *testing.T) {
 	t.Parallel()
 	s := strings.Repeat("a", 1500) + "\n" + strings.Repeat("b", 1500)
-	got := splitText(s, TextLimit)
+	got := Text(s, 2048)
 	if len(got) != 2 || got[0] != strings.Repeat("a", 1500)+"\n" {
 		t.Fatalf("want a cut after the line break, got %d chunks", len(got))
 	}
 	// No break anywhere: cut on a rune boundary.
 	s = strings.Repeat("汉", 1000) // 3000 bytes
-	got = splitText(s, TextLimit)
+	got = Text(s, 2048)
 	for _, c := range got {
-		if !utf8.ValidString(c) || len(c) > TextLimit {
+		if !utf8.ValidString(c) || len(c) > 2048 {
 			t.Fatalf("bad chunk of %d bytes", len(c))
 		}
 	}
@@ -66,7 +67,7 @@ func FuzzSplitText(f *testing.F) {
 		if limit < 4 || limit > 5000 {
 			return
 		}
-		checkChunks(t, s, splitText(s, limit), limit)
+		checkChunks(t, s, Text(s, limit), limit)
 	})
 }
 
@@ -78,7 +79,7 @@ func FuzzSplitMarkdown(f *testing.F) {
 		if limit < 8 || limit > 5000 {
 			return
 		}
-		chunks := splitMarkdown(s, limit)
+		chunks := Markdown(s, limit)
 		checkChunks(t, s, chunks, limit)
 		for _, u := range intactUnits(s, limit) {
 			found := false
@@ -90,6 +91,72 @@ func FuzzSplitMarkdown(f *testing.F) {
 			}
 			if !found {
 				t.Fatalf("a code block or table that fits (%d bytes) was cut", len(u))
+			}
+		}
+	})
+}
+
+// A JSON body with escapes must still fit: control characters and quotes
+// take several bytes each once encoded.
+func TestFitCountsTheEncodedBody(t *testing.T) {
+	t.Parallel()
+	size := func(c string) int {
+		b, _ := json.Marshal(map[string]string{"content": c})
+		return len(b)
+	}
+	for _, s := range []string{
+		strings.Repeat("\x01", 500),
+		strings.Repeat(`"q" `, 300),
+		strings.Repeat("汉字\n", 400),
+		strings.Repeat("\u2028x", 300),
+	} {
+		for _, md := range []bool{false, true} {
+			chunks, ok := Fit(s, 200, md, size)
+			if !ok {
+				t.Fatal("Fit refused a body limit with room")
+			}
+			if strings.Join(chunks, "") != s {
+				t.Fatal("chunks do not concatenate back")
+			}
+			for i, c := range chunks {
+				if n := size(c); n > 200 {
+					t.Fatalf("chunk %d's body is %d bytes > 200", i, n)
+				}
+			}
+		}
+	}
+	if _, ok := Fit("x", 20, false, size); ok {
+		t.Fatal("Fit accepted a limit that leaves no room for content")
+	}
+	if got, _ := Fit("short", 200, false, size); len(got) != 1 || got[0] != "short" {
+		t.Fatalf("a text that fits was cut: %q", got)
+	}
+}
+
+func FuzzFit(f *testing.F) {
+	f.Add("a\x01b\"c\n\n```\nx\n```\n", 40, true)
+	f.Add(strings.Repeat("\u2028", 50), 30, false)
+	f.Fuzz(func(t *testing.T, s string, limit int, md bool) {
+		if limit < 1 || limit > 3000 {
+			return
+		}
+		size := func(c string) int {
+			b, _ := json.Marshal(map[string]string{"c": c})
+			return len(b)
+		}
+		chunks, ok := Fit(s, limit, md, size)
+		if !ok {
+			if limit-size("") >= minRoom {
+				t.Fatalf("refused with %d bytes of room", limit-size(""))
+			}
+			return
+		}
+		if strings.Join(chunks, "") != s {
+			t.Fatal("chunks do not concatenate back")
+		}
+		for i, c := range chunks {
+			if size(c) > limit {
+				t.Fatalf("chunk %d's body is %d bytes > %d", i, size(c), limit)
 			}
 		}
 	})
