@@ -182,7 +182,9 @@ func mdBlocks(s string) []string {
 // cut again, smaller, so escapes never push a body over the limit. It
 // fails only when even an empty chunk's body is over maxBody.
 func Fit(s string, maxBody int, markdown bool, size func(chunk string) int) ([]string, bool) {
-	overhead := size("")
+	// What the body costs besides the text, measured with one plain byte:
+	// an empty text may drop its field (omitempty) and look cheaper.
+	overhead := size("x") - 1
 	if maxBody-overhead < minRoom {
 		return nil, false
 	}
@@ -211,7 +213,8 @@ func fit(s string, limit, maxBody int, cut func(string, int) []string, size func
 		}
 		// Escapes made this chunk's body too large: cut it in proportion,
 		// and always smaller than before, so this ends.
-		smaller := min(limit-1, limit*(maxBody-size(""))/(n-size("")))
+		overhead := size("x") - 1
+		smaller := min(limit-1, limit*(maxBody-overhead)/max(n-overhead, 1))
 		out = append(out, fit(c, max(smaller, 1), maxBody, cut, size)...)
 	}
 	return out

@@ -146,8 +146,8 @@ func FuzzFit(f *testing.F) {
 		}
 		chunks, ok := Fit(s, limit, md, size)
 		if !ok {
-			if limit-size("") >= minRoom {
-				t.Fatalf("refused with %d bytes of room", limit-size(""))
+			if limit-(size("x")-1) >= minRoom {
+				t.Fatalf("refused with %d bytes of room", limit-(size("x")-1))
 			}
 			return
 		}
