@@ -22,12 +22,12 @@ const BodyLimit = 20000
 // Placeholders as long as what replaces them at send time, so that a plan
 // made before the upload and the signature sizes bodies exactly.
 var (
-	keyPlaceholder  = strings.Repeat("k", 72)              // an image_key: img_v3_ and a uuid-like id
-	signPlaceholder = strings.Repeat("s", 44)              // Base64 of 32 bytes
-	tsPlaceholder   = strconv.FormatInt(1<<33, 10)         // ten digits, until 2242
-	allMention      = `<at user_id="all">所有人</at>`          // text mention of everyone
-	cardAllMention  = `<at id=all></at>`                    // lark_md mention of everyone
-	defaultLanguage = "zh_cn"                              // a post's language key
+	keyPlaceholder  = strings.Repeat("k", 72)                           // an image_key: img_v3_ and a uuid-like id
+	signPlaceholder = strings.Repeat("s", 44)                           // Base64 of 32 bytes
+	tsPlaceholder   = strconv.FormatInt(1<<33, 10)                      // ten digits, until 2242
+	allMention      = `<at user_id="all">所有人</at>`                      // text mention of everyone
+	cardAllMention  = `<at id=all></at>`                                // lark_md mention of everyone
+	defaultLanguage = "zh_cn"                                           // a post's language key
 	cardKinds       = []string{"Post", "Markdown", "Card", "ShareChat"} // option names, for errors
 )
 
@@ -260,7 +260,7 @@ func (p *planner) markdown() ([]part, error) {
 		if p.msg.Title != "" {
 			card.Header = &cardHeader{Title: cardText{Tag: "plain_text", Content: p.msg.Title}}
 		}
-		raw, _ := json.Marshal(card)
+		raw, _ := jsonx.Marshal(card, nil)
 		return envelope{MsgType: "interactive", Card: raw}
 	}
 	chunks, err := p.cut(p.msg.Items[0].Text, true, func(s string) envelope { return build(s, true) })

@@ -69,7 +69,9 @@ func TestGoldenBodies(t *testing.T) {
 			return c.Push(bg, IM, "", "", "Build", "**green** in 4m", Markdown(), Mention("ou_1"))
 		}, true},
 		{"interactive.json", func(c *middleware.Client) (int, error) { return c.Push(bg, IM, "", "", "Deploy card", "", Card(card)) }, true},
-		{"share_chat.json", func(c *middleware.Client) (int, error) { return c.Push(bg, IM, "", "", "Join", "", ShareChat("oc_f5b1a7eb27ae2c7b6adc2a74faf339ff")) }, true},
+		{"share_chat.json", func(c *middleware.Client) (int, error) {
+			return c.Push(bg, IM, "", "", "Join", "", ShareChat("oc_f5b1a7eb27ae2c7b6adc2a74faf339ff"))
+		}, true},
 		{"image", func(c *middleware.Client) (int, error) { return c.PushImage(bg, IM, "", "", "Chart", img) }, false},
 		{"mixed", func(c *middleware.Client) (int, error) {
 			return c.PushMixed(bg, IM, "", "", "Report", []middleware.Item{
@@ -176,7 +178,9 @@ func TestRefusedBeforeSending(t *testing.T) {
 			return c.PushMixed(bg, IM, "", "", "", []middleware.Item{{Type: middleware.TextItem, Text: "a"}, {Type: middleware.TextItem, Text: "b"}}, Markdown())
 		}, middleware.ErrUnsupported},
 		{"NoSplit", func() (int, error) { return c.Push(bg, IM, "", "", "", long, NoSplit()) }, middleware.ErrTooLarge},
-		{"post NoSplit", func() (int, error) { return c.Push(bg, IM, "", "", "", strings.Repeat("line\n", 5000), Post(), NoSplit()) }, middleware.ErrTooLarge},
+		{"post NoSplit", func() (int, error) {
+			return c.Push(bg, IM, "", "", "", strings.Repeat("line\n", 5000), Post(), NoSplit())
+		}, middleware.ErrTooLarge},
 	} {
 		n, err := tt.push()
 		assert.ErrorIs(t, err, tt.want, tt.name)
