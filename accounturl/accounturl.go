@@ -4,6 +4,10 @@
 //	wecom://KEY?rate=20                                 a WeCom group bot
 //	https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=KEY   the same, as WeCom shows it
 //	tim://ADMIN:SECRETKEY@SDKAPPID?region=singapore     a Tencent Cloud IM app
+//	dingtalk://TOKEN?secret=SEC...                      a DingTalk custom robot
+//	https://oapi.dingtalk.com/robot/send?access_token=TOKEN    the same, as DingTalk shows it
+//	feishu://HOOK_ID?secret=S&app_id=A&app_secret=AS    a Feishu custom bot (lark:// for Lark)
+//	https://open.feishu.cn/open-apis/bot/v2/hook/HOOK_ID       the same, as Feishu shows it
 //
 // Secrets sit where tools expect them (a webhook key as the host of
 // wecom://, a secret key in the password slot of tim://) and never appear
@@ -12,6 +16,9 @@
 //	wecom: rate (messages a minute per chat; 0 stops pacing), bot_rate,
 //	       base (another origin: a gateway, an emulator; http:// allowed)
 //	tim:   region, base, sig_ttl (a duration, like 24h)
+//	dingtalk: secret (the signing secret), rate, base
+//	feishu, lark: secret, app_id and app_secret (to send images), rate
+//	       (a minute; the second's budget stays Feishu's), base
 //
 // An unknown setting is an error naming it. A file of accounts holds one
 // account a line, "ID [default] URL"; "#" starts a comment.
@@ -29,6 +36,8 @@ import (
 	"time"
 
 	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/dingtalk"
+	"github.com/imbridge/middleware/feishu"
 	"github.com/imbridge/middleware/timchat"
 	"github.com/imbridge/middleware/wecom"
 )
@@ -46,6 +55,11 @@ func Parse(id, rawURL string) (middleware.Account, error) {
 	u, err := url.Parse(strings.TrimSpace(rawURL))
 	if err != nil {
 		return middleware.Account{}, fmt.Errorf("%w %q: not a URL", ErrConfig, id)
+	}
+	if _, err := url.ParseQuery(u.RawQuery); err != nil {
+		// url.Values would drop the pair silently: a secret= lost would
+		// send unsigned.
+		return middleware.Account{}, fmt.Errorf("%w %q (%s): the settings after ? do not parse (a %% must be written %%25)", ErrConfig, id, Redact(rawURL))
 	}
 	var b middleware.Backend
 	var im string
@@ -67,8 +81,37 @@ func Parse(id, rawURL string) (middleware.Account, error) {
 	case u.Scheme == "tim":
 		im = timchat.IM
 		b, err = parseTIM(u)
+	case u.Scheme == "dingtalk":
+		im = dingtalk.IM
+		b, err = parseDingTalk(u.Host, u.Query(), "")
+	case (u.Scheme == "https" || u.Scheme == "http") && strings.HasSuffix(u.Path, "/robot/send"):
+		im = dingtalk.IM
+		q := u.Query()
+		token := q.Get("access_token")
+		q.Del("access_token")
+		if u.Scheme == "http" && !q.Has("base") {
+			return middleware.Account{}, fmt.Errorf("%w %q (%s): http:// would send the token unencrypted: use https://, "+
+				"or name the origin with base=", ErrConfig, id, Redact(rawURL))
+		}
+		b, err = parseDingTalk(token, q, u.Scheme+"://"+u.Host+strings.TrimSuffix(u.Path, "/robot/send"))
+	case u.Scheme == "feishu" || u.Scheme == "lark":
+		im = feishu.IM
+		base := ""
+		if u.Scheme == "lark" {
+			base = feishu.LarkBaseURL
+		}
+		b, err = parseFeishu(u.Host, u.Query(), base)
+	case (u.Scheme == "https" || u.Scheme == "http") && strings.Contains(u.Path, feishuHook):
+		im = feishu.IM
+		i := strings.Index(u.Path, feishuHook)
+		q := u.Query()
+		if u.Scheme == "http" && !q.Has("base") {
+			return middleware.Account{}, fmt.Errorf("%w %q (%s): http:// would send the hook id unencrypted: use https://, "+
+				"or name the origin with base=", ErrConfig, id, Redact(rawURL))
+		}
+		b, err = parseFeishu(u.Path[i+len(feishuHook):], q, u.Scheme+"://"+u.Host+u.Path[:i])
 	default:
-		return middleware.Account{}, fmt.Errorf("%w %q: %s is not a wecom://, tim:// or WeCom webhook URL", ErrConfig, id, Redact(rawURL))
+		return middleware.Account{}, fmt.Errorf("%w %q: %s is not a wecom://, tim://, dingtalk://, feishu://, lark:// or webhook URL", ErrConfig, id, Redact(rawURL))
 	}
 	if err != nil {
 		return middleware.Account{}, fmt.Errorf("%w %q (%s): %w", ErrConfig, id, Redact(rawURL), err)
@@ -106,6 +149,74 @@ func parseWeCom(key string, q url.Values, base string) (middleware.Backend, erro
 	return wecom.New(key, opts...)
 }
 
+// feishuHook is the path of a Feishu or Lark webhook before its hook id.
+const feishuHook = "/open-apis/bot/v2/hook/"
+
+func parseDingTalk(token string, q url.Values, base string) (middleware.Backend, error) {
+	var opts []dingtalk.Option
+	for k := range q {
+		v := q.Get(k)
+		switch k {
+		case "secret":
+			opts = append(opts, dingtalk.WithSecret(v))
+		case "rate":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("rate=%q is not a number", v)
+			}
+			opts = append(opts, dingtalk.WithRateLimit(n))
+		case "base":
+			base = v
+		default:
+			return nil, fmt.Errorf("unknown dingtalk setting %q (secret, rate, base)", k)
+		}
+	}
+	if base != "" {
+		opts = append(opts, dingtalk.WithBaseURL(base))
+	}
+	if token == "" {
+		return nil, errors.New("no access token")
+	}
+	return dingtalk.New(token, opts...)
+}
+
+func parseFeishu(hookID string, q url.Values, base string) (middleware.Backend, error) {
+	var opts []feishu.Option
+	appID, appSecret := q.Get("app_id"), q.Get("app_secret")
+	for k := range q {
+		v := q.Get(k)
+		switch k {
+		case "secret":
+			opts = append(opts, feishu.WithSecret(v))
+		case "rate":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("rate=%q is not a number", v)
+			}
+			second := feishu.DefaultSecondRateLimit
+			if n == 0 {
+				second = 0
+			}
+			opts = append(opts, feishu.WithRateLimit(n, second))
+		case "base":
+			base = v
+		case "app_id", "app_secret":
+		default:
+			return nil, fmt.Errorf("unknown feishu setting %q (secret, app_id, app_secret, rate, base)", k)
+		}
+	}
+	if appID != "" || appSecret != "" {
+		opts = append(opts, feishu.WithApp(appID, appSecret))
+	}
+	if base != "" {
+		opts = append(opts, feishu.WithBaseURL(base))
+	}
+	if hookID == "" {
+		return nil, errors.New("no hook id")
+	}
+	return feishu.New(hookID, opts...)
+}
+
 func parseTIM(u *url.URL) (middleware.Backend, error) {
 	app, err := strconv.ParseUint(u.Hostname(), 10, 64)
 	if err != nil {
@@ -135,16 +246,21 @@ func parseTIM(u *url.URL) (middleware.Backend, error) {
 	return timchat.New(cfg, opts...)
 }
 
-// Redact returns rawURL with its secret masked: a wecom:// key, a tim://
-// secret key, a webhook URL's key=. What cannot be parsed is masked whole.
+// Redact returns rawURL with its secrets masked: a wecom://, dingtalk://,
+// feishu:// or lark:// key, token or hook id, a tim:// secret key, a
+// webhook URL's key= or access_token= or hook id, and every secret=,
+// app_secret=. What cannot be parsed is masked whole.
 func Redact(rawURL string) string {
 	u, err := url.Parse(strings.TrimSpace(rawURL))
 	if err != nil {
 		return "REDACTED"
 	}
 	switch {
-	case u.Scheme == "wecom":
+	case u.Scheme == "wecom" || u.Scheme == "dingtalk" || u.Scheme == "feishu" || u.Scheme == "lark":
 		u.Host = "REDACTED"
+	case strings.Contains(u.Path, feishuHook):
+		u.Path = u.Path[:strings.Index(u.Path, feishuHook)+len(feishuHook)] + "REDACTED"
+		u.RawPath = ""
 	case u.Scheme != "tim" && u.Scheme != "https" && u.Scheme != "http":
 		return u.Scheme + "://REDACTED" // where its secret sits is unknown
 	case u.User != nil:
@@ -152,8 +268,20 @@ func Redact(rawURL string) string {
 			u.User = url.UserPassword(u.User.Username(), "REDACTED")
 		}
 	}
-	if q := u.Query(); q.Has("key") {
-		q.Set("key", "REDACTED")
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		// A query that does not parse could hold a secret anywhere.
+		u.RawQuery = "REDACTED"
+		return u.String()
+	}
+	masked := false
+	for _, k := range []string{"key", "access_token", "secret", "app_secret", "sign"} {
+		if q.Has(k) {
+			q.Set(k, "REDACTED")
+			masked = true
+		}
+	}
+	if masked {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()

@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/imbridge/middleware/dingtalk"
+	"github.com/imbridge/middleware/feishu"
 	"github.com/imbridge/middleware/timchat"
 	"github.com/imbridge/middleware/wecom"
 )
@@ -119,4 +121,48 @@ func TestFromEnv(t *testing.T) {
 	t.Setenv(EnvURL, "")
 	_, ok, _ = FromEnv()
 	assert.False(t, ok)
+}
+
+func TestParseDingTalkAndFeishu(t *testing.T) {
+	t.Parallel()
+	const token = "b7c1f0e2d3a4958671829384756a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6"
+	const hook = "2f8c1a7e-5b3d-4e9f-a0c1-7d6e5f4a3b2c"
+	const sign = "SECabcdef0123456789"
+	const app = "appSecretValue0123"
+	for _, tt := range []struct{ raw, im string }{
+		{"dingtalk://" + token, dingtalk.IM},
+		{"dingtalk://" + token + "?secret=" + sign + "&rate=10", dingtalk.IM},
+		{"https://oapi.dingtalk.com/robot/send?access_token=" + token, dingtalk.IM},
+		{"https://oapi.dingtalk.com/robot/send?access_token=" + token + "&secret=" + sign, dingtalk.IM},
+		{"http://127.0.0.1:9/robot/send?access_token=" + token + "&base=http://127.0.0.1:9", dingtalk.IM},
+		{"feishu://" + hook + "?secret=" + sign + "&app_id=cli_1&app_secret=" + app, feishu.IM},
+		{"lark://" + hook, feishu.IM},
+		{"https://open.feishu.cn/open-apis/bot/v2/hook/" + hook, feishu.IM},
+		{"https://open.larksuite.com/open-apis/bot/v2/hook/" + hook + "?secret=" + sign, feishu.IM},
+	} {
+		a, err := Parse("ops", tt.raw)
+		require.NoError(t, err, Redact(tt.raw))
+		assert.Equal(t, tt.im, a.IM)
+		red := Redact(tt.raw)
+		for _, s := range []string{token, hook, sign, app} {
+			assert.NotContains(t, red, s)
+		}
+	}
+	for _, bad := range []string{
+		"dingtalk://" + token + "?colour=red",
+		"http://oapi.dingtalk.com/robot/send?access_token=" + token,
+		"feishu://" + hook + "?app_id=cli_1",
+		"http://open.feishu.cn/open-apis/bot/v2/hook/" + hook,
+		"dingtalk://" + token + "?secret=" + sign + "%",
+		"feishu://short",
+	} {
+		_, err := Parse("ops", bad)
+		require.ErrorIs(t, err, ErrConfig, bad)
+		for _, s := range []string{token, hook, sign} {
+			assert.NotContains(t, err.Error(), s, bad)
+		}
+	}
+	a, err := Parse("ops", "lark://"+hook)
+	require.NoError(t, err)
+	assert.Contains(t, a.Backend.(*feishu.Client).String(), feishu.LarkBaseURL)
 }
