@@ -13,7 +13,8 @@ import (
 	"github.com/imbridge/middleware/imtest"
 )
 
-// emulate runs the WeCom and TIM emulators and a media host on loopback,
+// emulate runs the WeCom, TIM, DingTalk and Feishu emulators and a media
+// host on loopback,
 // prints the account URLs that reach them, and logs every message they
 // accept until ctx ends (Ctrl-C).
 func emulate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -33,6 +34,10 @@ func emulate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer tim.Close()
 	host := imtest.NewMediaHost()
 	defer host.Close()
+	dt := imtest.NewDingTalk()
+	defer dt.Close()
+	fsu := imtest.NewFeishu()
+	defer fsu.Close()
 	if *drop > 0 {
 		wc.DropAfterRead(*drop)
 	}
@@ -40,31 +45,37 @@ func emulate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"WECOM_URL=wecom://" + wc.Key + "?base=" + url.QueryEscape(wc.URL),
 		"TIM_URL=tim://" + tim.Admin + ":" + tim.SecretKey + "@" + strconv.FormatUint(tim.SDKAppID, 10) + "?base=" + url.QueryEscape(tim.URL),
 		"MEDIA_HOST=" + host.URL,
+		"DINGTALK_URL=dingtalk://" + dt.Token + "?secret=" + url.QueryEscape(dt.Secret) + "&base=" + url.QueryEscape(dt.URL),
+		"FEISHU_URL=feishu://" + fsu.HookID + "?secret=" + url.QueryEscape(fsu.Secret) + "&app_id=" + url.QueryEscape(fsu.AppID) +
+			"&app_secret=" + url.QueryEscape(fsu.AppSecret) + "&base=" + url.QueryEscape(fsu.URL),
 	}
-	fmt.Fprintln(stdout, "imbridge emulate: the WeCom and TIM emulators listen on loopback; Ctrl-C stops them.")
+	fmt.Fprintln(stdout, "imbridge emulate: the WeCom, TIM, DingTalk and Feishu emulators listen on loopback; Ctrl-C stops them.")
 	for _, e := range env {
 		fmt.Fprintln(stdout, e)
 	}
 	if *envFile != "" {
 		// The emulator's credentials too, for scripts that check that no
 		// output of theirs ever shows them.
-		all := append(env, "WECOM_KEY="+wc.Key, "TIM_SECRET="+tim.SecretKey)
+		all := append(env, "WECOM_KEY="+wc.Key, "TIM_SECRET="+tim.SecretKey, "DINGTALK_BASE="+dt.URL, "DINGTALK_TOKEN="+dt.Token, "DINGTALK_SECRET="+dt.Secret,
+			"FEISHU_HOOK="+fsu.HookID, "FEISHU_SECRET="+fsu.Secret, "FEISHU_APP_SECRET="+fsu.AppSecret)
 		if err := os.WriteFile(*envFile, []byte(strings.Join(all, "\n")+"\n"), 0o600); err != nil {
 			fmt.Fprintln(stderr, "imbridge emulate:", err)
 			return exitFailed
 		}
 	}
-	seenW, seenT := 0, 0
+	seen := &seenCounts{}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			logAccepted(stdout, wc, tim, &seenW, &seenT)
+			logAccepted(stdout, wc, tim, &seen.w, &seen.t)
+			logWebhooks(stdout, dt, fsu, seen)
 			fmt.Fprintln(stdout, "imbridge emulate: stopped")
 			return exitOK
 		case <-tick.C:
-			logAccepted(stdout, wc, tim, &seenW, &seenT)
+			logAccepted(stdout, wc, tim, &seen.w, &seen.t)
+			logWebhooks(stdout, dt, fsu, seen)
 		}
 	}
 }
@@ -104,4 +115,35 @@ func orSelf(chat string) string {
 		return "(own group)"
 	}
 	return chat
+}
+
+// seenCounts are the messages of each emulator logged so far.
+type seenCounts struct{ w, t, d, f int }
+
+// logWebhooks prints the DingTalk and Feishu messages accepted since the
+// last call.
+func logWebhooks(out io.Writer, dt *imtest.DingTalk, fs *imtest.Feishu, seen *seenCounts) {
+	dmsgs := dt.Messages()
+	for _, m := range dmsgs[seen.d:] {
+		fmt.Fprintf(out, "dingtalk %-9s %q\n", m.Type, firstNonEmpty(m.Text, m.Title))
+	}
+	seen.d = len(dmsgs)
+	fmsgs := fs.Messages()
+	for _, m := range fmsgs[seen.f:] {
+		what := fmt.Sprintf("%q", firstNonEmpty(m.Text, m.Title, m.ShareChatID))
+		if len(m.Images) > 0 {
+			what += fmt.Sprintf(" (%d image(s))", len(m.Images))
+		}
+		fmt.Fprintf(out, "feishu   %-9s %s\n", m.Type, what)
+	}
+	seen.f = len(fmsgs)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }

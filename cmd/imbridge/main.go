@@ -1,6 +1,7 @@
-// Command imbridge pushes messages to WeCom and Tencent Cloud IM from a
-// shell, a cron job or a CI step, with the SDK's limits, splitting, uploads
-// and errors, and runs the platforms' emulators as a local server.
+// Command imbridge pushes messages to WeCom, Tencent Cloud IM, DingTalk and
+// Feishu/Lark from a shell, a cron job or a CI step, with the SDK's limits,
+// splitting, uploads and errors, and runs the platforms' emulators as a
+// local server.
 //
 //	imbridge send --url "wecom://$KEY" "deploy done"
 //	echo "nightly report" | imbridge send --account ops
@@ -49,7 +50,7 @@ commands:
   mixed ITEM...            push items in order: text:..., markdown:..., image:SRC, voice:SRC,
                            video:SRC, file:SRC; or --items FILE.json (autClaw's items, - for stdin)
   verify                   check the accounts, list them with secrets redacted
-  emulate                  run the WeCom and TIM emulators on loopback, log what they accept
+  emulate                  run the WeCom, TIM, DingTalk and Feishu emulators on loopback, log what they accept
   outbox list|status|resend|drop [ID...]
                            inspect a Redis outbox's dead letters, resend or drop them
 

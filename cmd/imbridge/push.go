@@ -13,6 +13,8 @@ import (
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/accounturl"
+	"github.com/imbridge/middleware/dingtalk"
+	"github.com/imbridge/middleware/feishu"
 	"github.com/imbridge/middleware/wecom"
 )
 
@@ -56,20 +58,20 @@ type pushFlags struct {
 }
 
 func (p *pushFlags) register(fs *flag.FlagSet, cmd string) {
-	fs.StringVar(&p.url, "url", "", "a one-off account URL (wecom://KEY, tim://ADMIN:SECRET@APPID, a webhook URL)")
+	fs.StringVar(&p.url, "url", "", "a one-off account URL (wecom://KEY, tim://ADMIN:SECRET@APPID, dingtalk://TOKEN, feishu://HOOK, a webhook URL)")
 	fs.StringVar(&p.config, "config", "", "the file of accounts (default $IMBRIDGE_CONFIG or ~/.config/imbridge/accounts)")
-	fs.StringVar(&p.im, "im", "", "the target IM: wecom or tim (default: the default account's)")
+	fs.StringVar(&p.im, "im", "", "the target IM: wecom, tim, dingtalk or feishu (default: the default account's)")
 	fs.StringVar(&p.account, "account", "", "the sending account (default: chosen by the SDK's rules)")
 	fs.StringVar(&p.group, "group", "", "the group id(s), |-joined")
 	fs.StringVar(&p.user, "user", "", "the user id(s), |-joined")
 	fs.StringVar(&p.title, "title", "", "the title (TIM's offline-push title; WeCom shows none)")
 	fs.BoolVar(&p.asJSON, "json", false, "print one JSON result on stdout")
 	fs.DurationVar(&p.timeout, "timeout", 30*time.Second, "how long the push may take")
-	fs.StringVar(&p.mentions, "mention", "", "WeCom: users to mention, comma-separated")
+	fs.StringVar(&p.mentions, "mention", "", "users to mention, comma-separated (WeCom userids, DingTalk user ids, Feishu open_ids)")
 	fs.StringVar(&p.visibleTo, "visible-to", "", "WeCom: the only members who see it, comma-separated")
 	switch cmd {
 	case "send":
-		fs.BoolVar(&p.markdown, "markdown", false, "send as markdown")
+		fs.BoolVar(&p.markdown, "markdown", false, "send as markdown (Feishu: a lark_md card)")
 	case "mixed":
 		fs.StringVar(&p.items, "items", "", "a JSON file of autClaw items (- for stdin) instead of ITEM arguments")
 	default:
@@ -90,18 +92,34 @@ func (p *pushFlags) options(im string) ([]middleware.Option, error) {
 	if p.mime != "" {
 		opts = append(opts, middleware.WithMIME(p.mime))
 	}
-	wecomOnly := p.mentions != "" || p.visibleTo != "" || p.markdown
-	if wecomOnly && im != wecom.IM {
-		return nil, fmt.Errorf("%w: --mention, --visible-to and --markdown are WeCom's", middleware.ErrInvalidOption)
-	}
-	if p.markdown {
-		opts = append(opts, wecom.Markdown())
-	}
-	if p.mentions != "" {
-		opts = append(opts, wecom.Mention(strings.Split(p.mentions, ",")...))
+	if p.visibleTo != "" && im != wecom.IM {
+		return nil, fmt.Errorf("%w: --visible-to is WeCom's", middleware.ErrInvalidOption)
 	}
 	if p.visibleTo != "" {
 		opts = append(opts, wecom.VisibleTo(strings.Split(p.visibleTo, ",")...))
+	}
+	var mentions []string
+	if p.mentions != "" {
+		mentions = strings.Split(p.mentions, ",")
+	}
+	var markdown, mention middleware.Option
+	switch im {
+	case wecom.IM:
+		markdown, mention = wecom.Markdown(), wecom.Mention(mentions...)
+	case dingtalk.IM:
+		markdown, mention = dingtalk.Markdown(), dingtalk.MentionUser(mentions...)
+	case feishu.IM:
+		markdown, mention = feishu.Markdown(), feishu.Mention(mentions...)
+	default:
+		if p.mentions != "" || p.markdown {
+			return nil, fmt.Errorf("%w: --mention and --markdown are for wecom, dingtalk and feishu", middleware.ErrInvalidOption)
+		}
+	}
+	if p.markdown {
+		opts = append(opts, markdown)
+	}
+	if p.mentions != "" {
+		opts = append(opts, mention)
 	}
 	return opts, nil
 }
