@@ -1,5 +1,5 @@
-// Command quickstart pushes every kind of message to WeCom and Tencent
-// Cloud IM, then prints what each platform received.
+// Command quickstart pushes every kind of message to WeCom, Tencent Cloud
+// IM, DingTalk and Feishu, then prints what each platform received.
 //
 // With no credentials it runs on the in-process emulators of package imtest:
 // no network, nothing to install. These environment variables send to the
@@ -17,6 +17,11 @@
 //	                    media by URL only; unset, TIM's media steps are skipped
 //	QUICKSTART_SAMPLES  a directory to write the sample files to, to upload
 //	                    them where TIM_MEDIA_BASE points
+//	DINGTALK_WEBHOOK    a DingTalk robot's webhook URL (with
+//	DINGTALK_SECRET     its signing secret, if it has one): DingTalk for real
+//	FEISHU_WEBHOOK      a Feishu or Lark bot's webhook URL (with
+//	FEISHU_SECRET       its signing secret, and FEISHU_APP_ID and
+//	                    FEISHU_APP_SECRET for images): Feishu for real
 //	QUICKSTART_LOG      any value: print the SDK's log record of each push
 //
 // It exits non-zero if anything expected did not arrive.
@@ -40,6 +45,8 @@ import (
 	"time"
 
 	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/dingtalk"
+	"github.com/imbridge/middleware/feishu"
 	"github.com/imbridge/middleware/imtest"
 	"github.com/imbridge/middleware/timchat"
 	"github.com/imbridge/middleware/wecom"
@@ -64,6 +71,8 @@ type setup struct {
 	emulated   []string
 	wecomGroup string
 	accounts   *accountLog
+	dt         *imtest.DingTalk // nil when sending to the real DingTalk
+	fs         *imtest.Feishu   // nil when sending to the real Feishu
 }
 
 // accountLog is a slog.Handler that keeps the account of the last push
@@ -122,6 +131,8 @@ func run(out io.Writer) error {
 	ctx := middleware.WithOrigin(context.Background(), middleware.Origin{Kind: middleware.OriginMessage, IM: wecom.IM, AccountID: "wecom-ops"})
 	fmt.Fprintf(out, "imbridge/middleware quickstart (%s)\n\n", strings.Join(s.emulated, ", "))
 	steps := append(s.wecomSteps(ctx, files), s.timSteps(ctx, files)...)
+	steps = append(steps, s.dingTalkSteps(ctx)...)
+	steps = append(steps, s.feishuSteps(ctx, files)...)
 	steps = append(steps, step{name: "on purpose: unknown account", fail: true, push: func() (int, error) {
 		return s.client.Push(ctx, wecom.IM, s.wecomGroup, "", "", "never sent", middleware.WithAccountID("nobody"))
 	}})
@@ -216,6 +227,70 @@ func (s *setup) timSteps(ctx context.Context, files map[string]string) []step {
 	}
 }
 
+// dingTalkSteps pushes each DingTalk message type: text with a mention,
+// markdown, an image by URL, link, actionCard with one and two buttons,
+// feedCard.
+func (s *setup) dingTalkSteps(ctx context.Context) []step {
+	c, im := s.client, dingtalk.IM
+	pic := "https://img.example.com/chart.png"
+	return []step{
+		{name: "dingtalk text", push: func() (int, error) {
+			return c.Push(ctx, im, "", "", "Daily report", "Deploys: 3, incidents: 0", dingtalk.MentionMobile("13800000000"))
+		}},
+		{name: "dingtalk markdown", push: func() (int, error) {
+			return c.Push(ctx, im, "", "", "Build", "## Build\n**green** in 4m", dingtalk.Markdown())
+		}},
+		{name: "dingtalk image (by URL)", push: func() (int, error) { return c.PushImage(ctx, im, "", "", "Chart", pic) }},
+		{name: "dingtalk link", push: func() (int, error) {
+			return c.Push(ctx, im, "", "", "Release notes", "What is new in 1.4", dingtalk.Link("https://example.com/notes", pic))
+		}},
+		{name: "dingtalk actionCard", push: func() (int, error) {
+			return c.Push(ctx, im, "", "", "Deploy v1.4.2?", "### v1.4.2\nready to ship",
+				dingtalk.ActionCard(dingtalk.Button{Title: "Approve", URL: "https://example.com/a"}, dingtalk.Button{Title: "Reject", URL: "https://example.com/r"}))
+		}},
+		{name: "dingtalk feedCard", push: func() (int, error) {
+			return c.Push(ctx, im, "", "", "Reading", "", dingtalk.FeedCard(
+				dingtalk.FeedLink{Title: "Runbook", MessageURL: "https://example.com/runbook", PicURL: pic}))
+		}},
+		{name: "dingtalk mixed", push: func() (int, error) {
+			return c.PushMixed(ctx, im, "", "", "Result", []middleware.Item{
+				{Type: middleware.TextItem, Text: "Result:"},
+				{Type: middleware.ImageItem, Source: pic},
+			})
+		}},
+	}
+}
+
+// feishuSteps pushes each Feishu message type: text with a mention, post,
+// a lark_md card, an interactive card, share_chat, an image uploaded by the
+// app, and a mixed post.
+func (s *setup) feishuSteps(ctx context.Context, files map[string]string) []step {
+	c, im := s.client, feishu.IM
+	card := []byte(`{"header":{"title":{"tag":"plain_text","content":"Deploy"}},"elements":[{"tag":"div","text":{"tag":"lark_md","content":"**v1.4.2** is live"}}]}`)
+	return []step{
+		{name: "feishu text", push: func() (int, error) {
+			return c.Push(ctx, im, "", "ou_quickstart", "Daily report", "Deploys: 3, incidents: 0")
+		}},
+		{name: "feishu post", push: func() (int, error) {
+			return c.Push(ctx, im, "", "", "Weekly", "Deploys: 3\nIncidents: 0", feishu.Post())
+		}},
+		{name: "feishu markdown card", push: func() (int, error) {
+			return c.Push(ctx, im, "", "", "Build", "**green** in 4m", feishu.Markdown())
+		}},
+		{name: "feishu interactive", push: func() (int, error) { return c.Push(ctx, im, "", "", "Deploy card", "", feishu.Card(card)) }},
+		{name: "feishu share_chat", push: func() (int, error) {
+			return c.Push(ctx, im, "", "", "Join the room", "", feishu.ShareChat("oc_f5b1a7eb27ae2c7b6adc2a74faf339ff"))
+		}},
+		{name: "feishu image", push: func() (int, error) { return c.PushImage(ctx, im, "", "", "Chart", files["chart"]) }},
+		{name: "feishu mixed", push: func() (int, error) {
+			return c.PushMixed(ctx, im, "", "", "Result", []middleware.Item{
+				{Type: middleware.TextItem, Text: "Result:"},
+				{Type: middleware.ImageItem, Source: files["chart"], Caption: "today"},
+			})
+		}},
+	}
+}
+
 // runSteps pushes each step, prints how it went, and counts failures.
 func (s *setup) runSteps(out io.Writer, steps []step) int {
 	failed := 0
@@ -275,6 +350,7 @@ func (s *setup) report(out io.Writer) int {
 			fmt.Fprintf(out, "  MISSING: want %q\n", want)
 		}
 	}
+	missing += s.reportWebhooks(out)
 	if s.tim != nil {
 		msgs := s.tim.Messages()
 		fmt.Fprintf(out, "TIM emulator received %d messages:\n", len(msgs))
@@ -298,6 +374,75 @@ func (s *setup) report(out io.Writer) int {
 		}
 	}
 	return missing
+}
+
+// reportWebhooks prints what the DingTalk and Feishu emulators received
+// and counts what is missing.
+func (s *setup) reportWebhooks(out io.Writer) int {
+	missing := 0
+	check := func(name string, got []string, want string) {
+		fmt.Fprintf(out, "%s emulator received %d messages: %s\n", name, len(got), strings.Join(got, " "))
+		if strings.Join(got, " ") != want {
+			missing++
+			fmt.Fprintf(out, "  MISSING: want %q\n", want)
+		}
+	}
+	if s.dt != nil {
+		var types []string
+		for _, m := range s.dt.Messages() {
+			types = append(types, m.Type)
+		}
+		check("DingTalk", types, "text markdown markdown link actionCard feedCard markdown")
+	}
+	if s.fs != nil {
+		var types []string
+		for _, m := range s.fs.Messages() {
+			types = append(types, m.Type)
+		}
+		check("Feishu", types, "text post interactive interactive share_chat image post")
+	}
+	return missing
+}
+
+// webhookAccounts are the DingTalk and Feishu bots: the real ones named
+// by the environment, else emulators.
+func (s *setup) webhookAccounts() (*dingtalk.Client, *feishu.Client, error) {
+	var dt *dingtalk.Client
+	var err error
+	if u := os.Getenv("DINGTALK_WEBHOOK"); u != "" {
+		var opts []dingtalk.Option
+		if sec := os.Getenv("DINGTALK_SECRET"); sec != "" {
+			opts = append(opts, dingtalk.WithSecret(sec))
+		}
+		dt, err = dingtalk.New(u, opts...)
+		s.emulated = append(s.emulated, "real DingTalk")
+	} else {
+		s.dt = imtest.NewDingTalk()
+		s.cleanup = append(s.cleanup, s.dt.Close)
+		dt, err = dingtalk.New(s.dt.Token, dingtalk.WithBaseURL(s.dt.URL), dingtalk.WithSecret(s.dt.Secret))
+		s.emulated = append(s.emulated, "DingTalk emulator")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var fs *feishu.Client
+	if u := os.Getenv("FEISHU_WEBHOOK"); u != "" {
+		var opts []feishu.Option
+		if sec := os.Getenv("FEISHU_SECRET"); sec != "" {
+			opts = append(opts, feishu.WithSecret(sec))
+		}
+		if id := os.Getenv("FEISHU_APP_ID"); id != "" {
+			opts = append(opts, feishu.WithApp(id, os.Getenv("FEISHU_APP_SECRET")))
+		}
+		fs, err = feishu.New(u, opts...)
+		s.emulated = append(s.emulated, "real Feishu")
+	} else {
+		s.fs = imtest.NewFeishu()
+		s.cleanup = append(s.cleanup, s.fs.Close)
+		fs, err = feishu.New(s.fs.HookID, feishu.WithBaseURL(s.fs.URL), feishu.WithSecret(s.fs.Secret), feishu.WithApp(s.fs.AppID, s.fs.AppSecret))
+		s.emulated = append(s.emulated, "Feishu emulator")
+	}
+	return dt, fs, err
 }
 
 func newSetup() (*setup, error) {
@@ -347,8 +492,14 @@ func newSetup() (*setup, error) {
 	if err != nil {
 		return nil, err
 	}
+	dt, fs, err := s.webhookAccounts()
+	if err != nil {
+		return nil, err
+	}
 	s.client, err = middleware.NewClient(
 		middleware.WithLogger(logger),
+		middleware.WithAccount(middleware.Account{ID: "dingtalk-ops", IM: dingtalk.IM, Default: true, Backend: dt}),
+		middleware.WithAccount(middleware.Account{ID: "feishu-ops", IM: feishu.IM, Default: true, Backend: fs}),
 		middleware.WithAccount(middleware.Account{ID: "wecom-default", IM: "wecom", Default: true, Backend: bot}),
 		middleware.WithAccount(middleware.Account{ID: "wecom-ops", IM: "wecom", Backend: bot}),
 		middleware.WithAccount(middleware.Account{ID: "tim-admin", IM: "tim", Default: true, Backend: tc}),
