@@ -228,7 +228,6 @@ func New(hookIDOrURL string, opts ...Option) (*Client, error) {
 	}
 	if cfg.appID != "" {
 		c.app = newApp(cfg.base, cfg.appID, cfg.appSecret, hc, cfg.retry, cfg.now)
-		c.secrets = redact.New(id, cfg.secret, cfg.appSecret)
 	}
 	return c, nil
 }
