@@ -185,7 +185,7 @@ func (c *Client) Resolve(ctx context.Context, imType string, opts ...Option) (Ac
 	if cfg.err != nil {
 		return Account{}, cfg.err
 	}
-	return c.resolve(ctx, imType, cfg.accountID)
+	return c.resolve(ctx, imType, cfg.AccountID)
 }
 
 func (c *Client) resolve(ctx context.Context, imType, accountID string) (Account, error) {

@@ -3,7 +3,6 @@ package middleware
 import (
 	"context"
 	"net/http"
-	"time"
 )
 
 // Backend delivers a resolved, validated message to one platform account.
@@ -86,33 +85,5 @@ func (m *Message) sourcePolicy() SourcePolicy {
 // in Message.Extras; backends look for their own types there and ignore the
 // rest.
 func BackendOption(v any) Option {
-	return func(c *callConfig) { c.extras = append(c.extras, v) }
-}
-
-// OptionCodec is implemented by backends whose options (Message.Extras) an
-// Outbox can store with a job and read back in another process. A push
-// with backend options to a backend without it cannot be queued.
-type OptionCodec interface {
-	// EncodeOptions returns this backend's options among extras as bytes;
-	// options of other backends are left out, as Send ignores them.
-	EncodeOptions(extras []any) ([]byte, error)
-	// DecodeOptions turns what EncodeOptions returned back into an Option
-	// that asks for the same.
-	DecodeOptions(data []byte) (Option, error)
-}
-
-// Planner is implemented by backends that can say, without I/O, how many
-// platform messages msg takes. An Outbox merges queued text pushes only
-// into messages that still take one, so each costs one unit of the
-// platform's budget.
-type Planner interface {
-	Messages(msg *Message) (int, error)
-}
-
-// Deduplicator is implemented by backends whose platform drops a message it
-// has already taken, when it is sent again with the same
-// Message.IdempotencyKey. DedupWindow is how long after the first attempt
-// that holds for msg; 0 when it never does (a TIM broadcast, say).
-type Deduplicator interface {
-	DedupWindow(msg *Message) time.Duration
+	return func(c *callConfig) { c.Extras = append(c.Extras, v) }
 }

@@ -127,37 +127,57 @@ func (c *Client) send(ctx context.Context, cl *call) (n int, err error) {
 		start := time.Now()
 		defer func() { c.logPush(ctx, cl, n, err, time.Since(start)) }()
 	}
-	cfg := newCallConfig(cl.opts)
-	if cfg.err != nil {
-		return 0, cfg.err
-	}
-	msg, err := c.message(cl, cfg)
+	p, err := c.prepare(ctx, cl)
 	if err != nil {
 		return 0, err
-	}
-	acct, err := c.resolve(ctx, cl.imType, cfg.accountID)
-	if err != nil {
-		return 0, err
-	}
-	cl.account, msg.AccountID = acct.ID, acct.ID
-	if v, ok := acct.Backend.(Validator); ok {
-		if err := v.Validate(msg); err != nil {
-			return 0, err
-		}
 	}
 	timeout := c.timeout
-	if cfg.timeoutSet {
-		timeout = cfg.timeout
+	if p.cfg.Timeout > 0 {
+		timeout = p.cfg.Timeout
 	}
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
+	if p.cfg.maxWaitSet {
+		ctx = context.WithValue(ctx, maxWaitKey{}, p.cfg.maxWait)
+	}
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	return sent(acct.Backend.Send(ctx, msg))
+	return sent(p.acct.Backend.Send(ctx, p.msg))
+}
+
+// prepared is a call that passed every check before I/O.
+type prepared struct {
+	cfg  *callConfig
+	msg  *Message
+	acct Account
+}
+
+// prepare runs what Do and Check run before any I/O: the options, the
+// targets and items, the account, and the backend's Validator.
+func (c *Client) prepare(ctx context.Context, cl *call) (*prepared, error) {
+	cfg := newCallConfig(cl.opts)
+	if cfg.err != nil {
+		return nil, cfg.err
+	}
+	msg, err := c.message(cl, cfg)
+	if err != nil {
+		return nil, err
+	}
+	acct, err := c.resolve(ctx, cl.imType, cfg.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	cl.account, msg.AccountID = acct.ID, acct.ID
+	if v, ok := acct.Backend.(Validator); ok {
+		if err := v.Validate(msg); err != nil {
+			return nil, err
+		}
+	}
+	return &prepared{cfg: cfg, msg: msg, acct: acct}, nil
 }
 
 // message checks the call's targets, title and items without network I/O
@@ -170,8 +190,8 @@ func (c *Client) message(cl *call, cfg *callConfig) (*Message, error) {
 		return nil, fmt.Errorf("%w: title is not valid UTF-8", ErrInvalidItem)
 	}
 	policy := &c.policy // read only, never written after NewClient
-	if cfg.policy != nil {
-		policy = cfg.policy
+	if cfg.Policy != nil {
+		policy = cfg.Policy
 	}
 	sources, err := prepareItems(cl.items, cfg, *policy)
 	if err != nil {
@@ -179,8 +199,8 @@ func (c *Client) message(cl *call, cfg *callConfig) (*Message, error) {
 	}
 	return &Message{
 		IM: cl.imType, GroupCode: cl.groupCode, UserID: cl.userID, Title: cl.title,
-		Items: cl.items, Fields: cfg.fields, Filename: cfg.filename, MIME: cfg.mime,
-		Extras: cfg.extras, IdempotencyKey: cfg.key, fetch: c.fetch, policy: policy, sources: sources, progress: cfg.progress,
+		Items: cl.items, Fields: cfg.Fields, Filename: cfg.Filename, MIME: cfg.MIME,
+		Extras: cfg.Extras, IdempotencyKey: cfg.IdempotencyKey, fetch: c.fetch, policy: policy, sources: sources, progress: cfg.Progress,
 	}, nil
 }
 
@@ -209,7 +229,7 @@ func (c *Client) observe(ctx context.Context, cl *call) (context.Context, func(a
 	ctx = ContextWithObserver(c.observer.PushStart(ctx, info), c.observer)
 	return ctx, func(account string, n int, err error) {
 		info.Account = account
-		c.observer.PushEnd(ctx, info, PushResult{Sent: n, Err: err, Class: errorClass(err), Duration: time.Since(info.Start)})
+		c.observer.PushEnd(ctx, info, PushResult{Sent: n, Err: err, Class: ErrorClass(err), Duration: time.Since(info.Start)})
 	}
 }
 
@@ -248,7 +268,11 @@ func (c *Client) logPush(ctx context.Context, cl *call, n int, err error, d time
 	}
 	if err != nil {
 		// Backends keep secrets and message content out of their errors.
-		attrs = append(attrs, slog.String("error_class", errorClass(err)), slog.String("error", err.Error()))
+		attrs = append(attrs, slog.String("error_class", ErrorClass(err)), slog.String("error", err.Error()))
 	}
 	c.logger.LogAttrs(ctx, level, "push", attrs...)
 }
+
+// Logger returns the logger pushes are recorded to (WithLogger), for code
+// built on the Client that logs beside it, such as package outbox.
+func (c *Client) Logger() *slog.Logger { return c.logger }

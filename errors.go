@@ -216,8 +216,10 @@ func (e *PartialError) Error() string {
 // Unwrap returns the underlying failure.
 func (e *PartialError) Unwrap() error { return e.Err }
 
-// errorClass names the category of err for logs.
-func errorClass(err error) string {
+// ErrorClass names the category of err, as logs, the Observer, the outbox
+// and the CLI show it: "rate_limited", "invalid_item", "api", "context",
+// "other"..., and "" for nil.
+func ErrorClass(err error) string {
 	if err == nil {
 		return ""
 	}

@@ -158,29 +158,30 @@ func Example_errors() {
 	// partial: resend items [1 2]
 }
 
-func ExampleOutbox() {
+// A Request is a helper call as a value: Check runs the helper's checks
+// without I/O, Do sends it. Code that keeps pushes for later stores one.
+func ExampleClient_Do() {
 	c, _ := middleware.NewClient(middleware.WithAccount(middleware.Account{
 		ID: "ops", IM: "wecom", Default: true, Backend: printBackend{"ops"},
 	}))
-	o, _ := middleware.NewOutbox(c) // in memory; redisstate.NewOutboxStore keeps jobs across restarts
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- o.Run(ctx) }()
-
-	id, err := o.Push(ctx, "wecom", "room1", "", "Alert", "disk /var is 91% full")
+	ctx := context.Background()
+	r := middleware.Request{Helper: middleware.HelperPush, IM: "wecom", GroupCode: "room1", Title: "Alert",
+		Content: "disk /var is 91% full", Options: []middleware.Option{middleware.WithField("safe", 1)}}
+	chk, err := c.Check(ctx, r)
 	if err != nil {
 		panic(err)
 	}
-	st, _ := o.Wait(ctx, id)
-	fmt.Println(st.State, st.Sent)
+	fmt.Println("from", chk.Account.ID, "with fields", chk.Settings.Fields)
+	n, err := c.Do(ctx, r)
+	fmt.Println(n, err)
 
-	// Checked when queued, as the helpers check before sending.
-	_, err = o.Push(ctx, "wecom", "room1", "", "", "")
-	fmt.Println(errors.Is(err, middleware.ErrInvalidItem))
-	stop()
-	<-done
+	r.Helper = middleware.HelperImage
+	r.Content = " "
+	_, err = c.Check(ctx, r)
+	fmt.Println(err)
 	// Output:
+	// from ops with fields map[safe:1]
 	// ops -> group "room1" user "": text "disk /var is 91% full"
-	// sent 1
-	// true
+	// 1 <nil>
+	// middleware: pushImage to wecom: middleware: invalid item: imageURL is empty
 }

@@ -62,10 +62,10 @@ type Item struct {
 // prepareItems checks every item and parses media sources under p without
 // network I/O (local files are stat-ed, inline base64 is decoded).
 func prepareItems(items []Item, cfg *callConfig, p SourcePolicy) ([]*source, error) {
-	if err := checkName("WithFilename", cfg.filename); err != nil {
+	if err := checkName("WithFilename", cfg.Filename); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	if err := checkMIME("WithMIME", cfg.mime); err != nil {
+	if err := checkMIME("WithMIME", cfg.MIME); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	sources := make([]*source, len(items))
@@ -85,7 +85,7 @@ func prepareItems(items []Item, cfg *callConfig, p SourcePolicy) ([]*source, err
 			return nil, fmt.Errorf("item %d: %w", i, err)
 		}
 	}
-	if media > 1 && (cfg.filename != "" || cfg.mime != "") {
+	if media > 1 && (cfg.Filename != "" || cfg.MIME != "") {
 		return nil, fmt.Errorf("%w: WithFilename/WithMIME name one media item, but the message has %d: set Item.Name and Item.MIME instead", ErrInvalidOption, media)
 	}
 	return sources, nil

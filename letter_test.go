@@ -31,10 +31,10 @@ func TestWithOptionsPrecedence(t *testing.T) {
 		for _, tt := range tests {
 			cfg := newCallConfig([]Option{WithOptions(tt.m)})
 			require.NoError(t, cfg.err)
-			assert.Equal(t, tt.account, cfg.accountID, "%v", tt.m)
-			assert.Equal(t, tt.file, cfg.filename, "%v", tt.m)
-			assert.Equal(t, tt.mim, cfg.mime, "%v", tt.m)
-			assert.Empty(t, cfg.fields, "reserved keys are not body fields")
+			assert.Equal(t, tt.account, cfg.AccountID, "%v", tt.m)
+			assert.Equal(t, tt.file, cfg.Filename, "%v", tt.m)
+			assert.Equal(t, tt.mim, cfg.MIME, "%v", tt.m)
+			assert.Empty(t, cfg.Fields, "reserved keys are not body fields")
 		}
 	}
 }
@@ -52,7 +52,7 @@ func TestWithOptionsRefusesNearMisses(t *testing.T) {
 	}
 	cfg := newCallConfig([]Option{WithOptions(map[string]any{"safe": 1, "chatid": "x"})})
 	require.NoError(t, cfg.err)
-	assert.Equal(t, map[string]any{"safe": 1, "chatid": "x"}, cfg.fields, "everything else is a body field")
+	assert.Equal(t, map[string]any{"safe": 1, "chatid": "x"}, cfg.Fields, "everything else is a body field")
 }
 
 func TestRetryAfter(t *testing.T) {

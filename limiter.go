@@ -45,9 +45,9 @@ type Limiter interface {
 // WaitTurn waits for l's slot for one send: nil when the send may go now.
 // A slot past ctx's deadline is a *LimitError at once, naming backend and
 // reason, with nothing booked; a wait that ctx ends gives the slot back and
-// returns ctx's error. Under an Outbox's delivery it never sleeps: a slot
-// not free now is that *LimitError, and the Outbox waits, merging what
-// queues up meanwhile.
+// returns ctx's error. A call's WithMaxWait bounds the wait further: an
+// outbox delivers with WithMaxWait(0), so that a slot not free now is that
+// *LimitError and the outbox waits, merging what queues up meanwhile.
 func WaitTurn(ctx context.Context, l Limiter, backend, reason string, budgets []Budget) error {
 	if l == nil || len(budgets) == 0 {
 		return nil
@@ -56,8 +56,8 @@ func WaitTurn(ctx context.Context, l Limiter, backend, reason string, budgets []
 	if dl, ok := ctx.Deadline(); ok {
 		maxWait = max(time.Until(dl), 0)
 	}
-	if ctx.Value(noWaitKey{}) != nil {
-		maxWait = 0 // an Outbox delivering: it waits for the slot itself
+	if d, ok := ctx.Value(maxWaitKey{}).(time.Duration); ok && (maxWait < 0 || d < maxWait) {
+		maxWait = d // WithMaxWait; an outbox delivering waits for slots itself
 	}
 	r, err := l.Reserve(ctx, budgets, maxWait)
 	if err != nil {
@@ -67,7 +67,7 @@ func WaitTurn(ctx context.Context, l Limiter, backend, reason string, budgets []
 		o.Wait(ctx, WaitInfo{Backend: backend, Reason: reason, Wait: r.Delay, Refused: !r.OK})
 	}
 	if !r.OK {
-		return &LimitError{Backend: backend, Reason: reason + "; the next slot is past the deadline", RetryAfter: r.Delay}
+		return &LimitError{Backend: backend, Reason: reason + "; the next slot is past the deadline or the call's WithMaxWait", RetryAfter: r.Delay}
 	}
 	if r.Delay <= 0 {
 		return nil
@@ -85,9 +85,9 @@ func WaitTurn(ctx context.Context, l Limiter, backend, reason string, budgets []
 	}
 }
 
-// noWaitKey marks a context whose sends take a slot free now or none:
-// WaitTurn refuses at once, with the delay, instead of sleeping.
-type noWaitKey struct{}
+// maxWaitKey carries a call's WithMaxWait: WaitTurn refuses a slot further
+// away at once, with the delay, instead of sleeping.
+type maxWaitKey struct{}
 
 // MemoryLimiter is a Limiter in this process: a sliding-window log per
 // budget, so that no window of Window length, wherever it starts, holds

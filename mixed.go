@@ -10,6 +10,5 @@ import "context"
 // all; WeCom sends them in order and reports a *PartialError when it stops
 // part-way.
 func (c *Client) PushMixed(ctx context.Context, imType, groupCode, userID, title string, items []Item, opts ...Option) (int, error) {
-	cl := &call{helper: "pushMixed", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}
-	return c.start(ctx, cl, cl.mixedItems(items))
+	return c.Do(ctx, Request{Helper: HelperMixed, IM: imType, GroupCode: groupCode, UserID: userID, Title: title, Items: items, Options: opts})
 }

@@ -3,6 +3,7 @@ package middleware
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -18,17 +19,59 @@ const DefaultTimeout = 5 * time.Second
 // depend on their order otherwise.
 type Option func(*callConfig)
 
+// Settings are what a call's Options ask for, as values: what a queue
+// stores of a push (Checked.Settings) and turns back into the same Options
+// with Options.
+type Settings struct {
+	// AccountID is WithAccountID's; Filename and MIME are WithFilename's
+	// and WithMIME's.
+	AccountID, Filename, MIME string
+	// Timeout is WithTimeout's; 0: not set.
+	Timeout time.Duration
+	// Fields are WithField's and WithOptions' body fields.
+	Fields map[string]any
+	// Policy is WithSourcePolicy's; nil: not set.
+	Policy *SourcePolicy
+	// IdempotencyKey is WithIdempotencyKey's; 0: not set.
+	IdempotencyKey uint64
+	// Extras are the backends' own options (BackendOption), in order; a
+	// queue stores them through the backend's codec, never as they are.
+	Extras []any `json:"-"`
+	// Progress is WithProgress's; nil: not set. It cannot be stored.
+	Progress func(done, total int64) `json:"-"`
+}
+
+// Options returns one Option for each value s holds, so that given
+// after other options each of them wins as the last option does.
+func (s Settings) Options() []Option {
+	var opts []Option
+	add := func(set bool, o Option) {
+		if set {
+			opts = append(opts, o)
+		}
+	}
+	add(s.AccountID != "", WithAccountID(s.AccountID))
+	add(s.Filename != "", WithFilename(s.Filename))
+	add(s.MIME != "", WithMIME(s.MIME))
+	add(s.Timeout != 0, WithTimeout(s.Timeout))
+	if s.Policy != nil {
+		opts = append(opts, WithSourcePolicy(*s.Policy))
+	}
+	add(s.IdempotencyKey != 0, WithIdempotencyKey(s.IdempotencyKey))
+	add(s.Progress != nil, WithProgress(s.Progress))
+	for _, k := range slices.Sorted(maps.Keys(s.Fields)) {
+		opts = append(opts, WithField(k, s.Fields[k]))
+	}
+	for _, x := range s.Extras {
+		opts = append(opts, BackendOption(x))
+	}
+	return opts
+}
+
 type callConfig struct {
-	accountID  string
-	filename   string
-	mime       string
-	timeout    time.Duration
-	timeoutSet bool
-	fields     map[string]any
-	extras     []any
-	policy     *SourcePolicy
-	progress   func(done, total int64)
-	key        uint64
+	Settings
+	maxWait    time.Duration
+	maxWaitSet bool
 	err        error
 }
 
@@ -54,7 +97,7 @@ func newCallConfig(opts []Option) *callConfig {
 // offline one with ErrAccountOffline. There is never a silent fallback.
 // Default: the account is chosen by the other selection rules.
 func WithAccountID(id string) Option {
-	return func(c *callConfig) { c.accountID = id }
+	return func(c *callConfig) { c.AccountID = id }
 }
 
 // WithFilename sets the display file name of the media item. It beats
@@ -63,7 +106,7 @@ func WithAccountID(id string) Option {
 // then the base name of the path or URL, then a name made from the item's
 // type and MIME type.
 func WithFilename(name string) Option {
-	return func(c *callConfig) { c.filename = name }
+	return func(c *callConfig) { c.Filename = name }
 }
 
 // WithMIME sets the MIME type of the media item. It beats Item.MIME and
@@ -71,7 +114,7 @@ func WithFilename(name string) Option {
 // media item. Default: Item.MIME, then the type sniffed from the content,
 // with the file extension as tie-break.
 func WithMIME(mime string) Option {
-	return func(c *callConfig) { c.mime = mime }
+	return func(c *callConfig) { c.MIME = mime }
 }
 
 // WithTimeout bounds this call with context.WithTimeout: it can shorten the
@@ -83,7 +126,23 @@ func WithTimeout(d time.Duration) Option {
 			c.fail(fmt.Errorf("%w: WithTimeout(%s): timeout must be positive", ErrInvalidOption, d))
 			return
 		}
-		c.timeout, c.timeoutSet = d, true
+		c.Timeout = d
+	}
+}
+
+// WithMaxWait bounds how long this call waits for its account's budget
+// (a Limiter) before it sends: a slot further away is a *LimitError at
+// once, with nothing booked and nothing sent, that says when one frees.
+// 0 never waits. d < 0 is ErrInvalidOption. A queued push ignores it: the
+// outbox waits for slots itself. Default: as long as the call's deadline
+// allows.
+func WithMaxWait(d time.Duration) Option {
+	return func(c *callConfig) {
+		if d < 0 {
+			c.fail(fmt.Errorf("%w: WithMaxWait(%s): negative wait", ErrInvalidOption, d))
+			return
+		}
+		c.maxWait, c.maxWaitSet = d, true
 	}
 }
 
@@ -92,7 +151,7 @@ func WithTimeout(d time.Duration) Option {
 // far, and total (-1 when unknown). It runs on the push's goroutine; keep
 // it quick (a progress bar, say). Default: none.
 func WithProgress(f func(done, total int64)) Option {
-	return func(c *callConfig) { c.progress = f }
+	return func(c *callConfig) { c.Progress = f }
 }
 
 // WithIdempotencyKey names this push across attempts and processes: send
@@ -106,7 +165,7 @@ func WithIdempotencyKey(k uint64) Option {
 			c.fail(fmt.Errorf("%w: WithIdempotencyKey(0): the key must not be 0", ErrInvalidOption))
 			return
 		}
-		c.key = k
+		c.IdempotencyKey = k
 	}
 }
 
@@ -119,10 +178,10 @@ func WithField(key string, value any) Option {
 			c.fail(fmt.Errorf("%w: WithField: empty key", ErrInvalidOption))
 			return
 		}
-		if c.fields == nil {
-			c.fields = make(map[string]any)
+		if c.Fields == nil {
+			c.Fields = make(map[string]any)
 		}
-		c.fields[key] = value
+		c.Fields[key] = value
 	}
 }
 
@@ -133,9 +192,9 @@ var reserved = []struct {
 	spellings []string
 	set       func(c *callConfig, v string)
 }{
-	{[]string{"account_id", "accountID", "accountId"}, func(c *callConfig, v string) { c.accountID = v }},
-	{[]string{"filename", "fileName", "file_name"}, func(c *callConfig, v string) { c.filename = v }},
-	{[]string{"mimeType", "mime_type"}, func(c *callConfig, v string) { c.mime = v }},
+	{[]string{"account_id", "accountID", "accountId"}, func(c *callConfig, v string) { c.AccountID = v }},
+	{[]string{"filename", "fileName", "file_name"}, func(c *callConfig, v string) { c.Filename = v }},
+	{[]string{"mimeType", "mime_type"}, func(c *callConfig, v string) { c.MIME = v }},
 }
 
 // foldKey folds a key the way people misspell it: case and '_' ignored.

@@ -77,7 +77,7 @@ func WithSourcePolicy(p SourcePolicy) Option {
 			return
 		}
 		cp := p.clone()
-		c.policy = &cp
+		c.Policy = &cp
 	}
 }
 

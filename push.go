@@ -43,34 +43,29 @@ func PushMixed(ctx context.Context, imType, groupCode, userID, title string, ite
 // title; both empty is ErrInvalidItem. It returns how many targets were
 // reached; err == nil implies n >= 1.
 func (c *Client) Push(ctx context.Context, imType, groupCode, userID, title, content string, opts ...Option) (int, error) {
-	cl := &call{helper: "push", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}
-	return c.start(ctx, cl, cl.textItem(content))
+	return c.Do(ctx, Request{Helper: HelperPush, IM: imType, GroupCode: groupCode, UserID: userID, Title: title, Content: content, Options: opts})
 }
 
 // PushImage sends the image at imageURL: an http(s) URL, a local path, a
 // file:// URL, "base64://..." or a data URI.
 func (c *Client) PushImage(ctx context.Context, imType, groupCode, userID, title, imageURL string, opts ...Option) (int, error) {
-	cl := &call{helper: "pushImage", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}
-	return c.start(ctx, cl, cl.mediaItem(ImageItem, "imageURL", imageURL))
+	return c.Do(ctx, Request{Helper: HelperImage, IM: imType, GroupCode: groupCode, UserID: userID, Title: title, Content: imageURL, Options: opts})
 }
 
 // PushVoice sends the audio at voiceURL (same source forms as PushImage).
 func (c *Client) PushVoice(ctx context.Context, imType, groupCode, userID, title, voiceURL string, opts ...Option) (int, error) {
-	cl := &call{helper: "pushVoice", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}
-	return c.start(ctx, cl, cl.mediaItem(VoiceItem, "voiceURL", voiceURL))
+	return c.Do(ctx, Request{Helper: HelperVoice, IM: imType, GroupCode: groupCode, UserID: userID, Title: title, Content: voiceURL, Options: opts})
 }
 
 // PushVideo sends the video at videoURL (same source forms as PushImage).
 func (c *Client) PushVideo(ctx context.Context, imType, groupCode, userID, title, videoURL string, opts ...Option) (int, error) {
-	cl := &call{helper: "pushVideo", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}
-	return c.start(ctx, cl, cl.mediaItem(VideoItem, "videoURL", videoURL))
+	return c.Do(ctx, Request{Helper: HelperVideo, IM: imType, GroupCode: groupCode, UserID: userID, Title: title, Content: videoURL, Options: opts})
 }
 
 // PushFile sends the file at fileURL (same source forms as PushImage). Use
 // WithFilename and WithMIME to set what the recipient sees.
 func (c *Client) PushFile(ctx context.Context, imType, groupCode, userID, title, fileURL string, opts ...Option) (int, error) {
-	cl := &call{helper: "pushFile", imType: imType, groupCode: groupCode, userID: userID, title: title, opts: opts}
-	return c.start(ctx, cl, cl.mediaItem(FileItem, "fileURL", fileURL))
+	return c.Do(ctx, Request{Helper: HelperFile, IM: imType, GroupCode: groupCode, UserID: userID, Title: title, Content: fileURL, Options: opts})
 }
 
 // start sends cl, or refuses it with err, what checking its arguments
@@ -80,39 +75,6 @@ func (c *Client) start(ctx context.Context, cl *call, err error) (int, error) {
 		return c.refuse(ctx, cl, err)
 	}
 	return c.send(ctx, cl)
-}
-
-// textItem makes content, else title, the call's one text item. Both empty
-// is ErrInvalidItem.
-func (cl *call) textItem(content string) error {
-	text := content
-	if text == "" {
-		text = cl.title
-	}
-	if text == "" {
-		return fmt.Errorf("%w: content and title are both empty", ErrInvalidItem)
-	}
-	cl.items = []Item{{Type: TextItem, Text: text}}
-	return nil
-}
-
-// mediaItem makes src, the helper's argument named arg, the call's one
-// media item of type t. A blank src is ErrInvalidItem.
-func (cl *call) mediaItem(t ItemType, arg, src string) error {
-	if strings.TrimSpace(src) == "" {
-		return fmt.Errorf("%w: %s is empty", ErrInvalidItem, arg)
-	}
-	cl.items = []Item{{Type: t, Source: src}}
-	return nil
-}
-
-// mixedItems makes items the call's items. None is ErrInvalidItem.
-func (cl *call) mixedItems(items []Item) error {
-	if len(items) == 0 {
-		return fmt.Errorf("%w: items is empty", ErrInvalidItem)
-	}
-	cl.items = items
-	return nil
 }
 
 // refuse logs and returns a failure found before send could start.

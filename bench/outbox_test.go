@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/outbox"
 	"github.com/imbridge/middleware/imtest"
 	"github.com/imbridge/middleware/wecom"
 )
@@ -21,9 +22,9 @@ func BenchmarkOutboxFlood(b *testing.B) {
 		b.Run(kind, func(b *testing.B) {
 			wc := imtest.NewWeCom(imtest.WithWeComRate(budget), imtest.WithWeComWindow(window))
 			defer wc.Close()
-			opt := middleware.WithoutCoalescing()
+			opt := outbox.WithoutCoalescing()
 			if kind == "merged" {
-				opt = middleware.WithCoalesceAfter(20 * time.Millisecond)
+				opt = outbox.WithCoalesceAfter(20 * time.Millisecond)
 			}
 			var sent, msgs int
 			for b.Loop() {
@@ -33,7 +34,7 @@ func BenchmarkOutboxFlood(b *testing.B) {
 					b.Fatal(err)
 				}
 				c, _ := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "b", IM: wecom.IM, Default: true, Backend: bot}))
-				o, err := middleware.NewOutbox(c, opt, middleware.WithSeparator("\n"))
+				o, err := outbox.New(c, opt, outbox.WithSeparator("\n"))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -47,7 +48,7 @@ func BenchmarkOutboxFlood(b *testing.B) {
 				done := make(chan error, 1)
 				go func() { done <- o.Run(runCtx) }()
 				for _, id := range ids {
-					if s, err := o.Wait(ctx, id); err != nil || s.State != middleware.JobSent {
+					if s, err := o.Wait(ctx, id); err != nil || s.State != outbox.JobSent {
 						b.Fatalf("%s: %v %v", id, s.State, err)
 					}
 				}

@@ -8,7 +8,7 @@ import (
 )
 
 // EncodeOptions stores this backend's options among x for an outbox (see
-// middleware.OptionCodec): Options as it is; nil when there are none.
+// outbox.OptionCodec): Options as it is; nil when there are none.
 func (c *Client) EncodeOptions(x []any) ([]byte, error) {
 	return extras.Encode(x, func(o Options) Options { return o })
 }
@@ -24,7 +24,7 @@ func (c *Client) DecodeOptions(data []byte) (middleware.Option, error) {
 }
 
 // Messages says how many DingTalk messages msg takes, without I/O (see
-// middleware.Planner): a text over the body limit takes several.
+// outbox.Planner): a text over the body limit takes several.
 func (c *Client) Messages(msg *middleware.Message) (int, error) {
 	parts, err := c.plan(msg)
 	return len(parts), err

@@ -12,10 +12,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/outbox"
 )
 
-var _ middleware.OutboxStore = (*OutboxStore)(nil)
+var _ outbox.Store = (*OutboxStore)(nil)
 
 // group is the consumer group of every shard's stream.
 const group = "workers"
@@ -85,7 +85,7 @@ redis.call('DEL', KEYS[2])
 return 1
 `)
 
-// OutboxStore is a middleware.OutboxStore in Redis Streams, shared by every
+// OutboxStore is a outbox.Store in Redis Streams, shared by every
 // replica and kept across restarts (as far as the Redis server keeps its
 // data: turn on its persistence for that). Lanes are spread over shards;
 // each shard is a stream with a consumer group and a lease, held by one
@@ -135,7 +135,7 @@ func (s *OutboxStore) shard(lane string) int {
 
 // Add keeps a new job and appends it to its lane's stream, in one
 // transaction.
-func (s *OutboxStore) Add(ctx context.Context, job *middleware.OutboxJob) error {
+func (s *OutboxStore) Add(ctx context.Context, job *outbox.Job) error {
 	doc, err := json.Marshal(job)
 	if err != nil {
 		return err
@@ -154,8 +154,8 @@ func (s *OutboxStore) Add(ctx context.Context, job *middleware.OutboxJob) error 
 // Claim renews the worker's leases, takes free ones, and returns the jobs
 // it did not hold: new ones, and those left pending by a worker whose lease
 // ran out.
-func (s *OutboxStore) Claim(ctx context.Context, worker string, limit int) ([]*middleware.OutboxJob, error) {
-	var out []*middleware.OutboxJob
+func (s *OutboxStore) Claim(ctx context.Context, worker string, limit int) ([]*outbox.Job, error) {
+	var out []*outbox.Job
 	var first error
 	for shard := range s.cfg.shards {
 		// Every shard, even past max: a lease must be renewed in time.
@@ -168,7 +168,7 @@ func (s *OutboxStore) Claim(ctx context.Context, worker string, limit int) ([]*m
 	return out, first
 }
 
-func (s *OutboxStore) claimShard(ctx context.Context, worker string, shard, max int) ([]*middleware.OutboxJob, error) {
+func (s *OutboxStore) claimShard(ctx context.Context, worker string, shard, max int) ([]*outbox.Job, error) {
 	held, err := leaseScript.Run(ctx, s.rdb, []string{s.lease(shard)}, worker, s.cfg.claimTimeout.Milliseconds()).Int()
 	if err != nil || held == 0 {
 		return nil, err
@@ -215,7 +215,7 @@ func (s *OutboxStore) noGroup(ctx context.Context, shard int, err error) error {
 
 // load reads the jobs of stream entries; entries whose job is gone are
 // acknowledged away.
-func (s *OutboxStore) load(ctx context.Context, shard int, entries []redis.XMessage) ([]*middleware.OutboxJob, error) {
+func (s *OutboxStore) load(ctx context.Context, shard int, entries []redis.XMessage) ([]*outbox.Job, error) {
 	if len(entries) == 0 {
 		return nil, nil
 	}
@@ -228,11 +228,11 @@ func (s *OutboxStore) load(ctx context.Context, shard int, entries []redis.XMess
 	if err != nil {
 		return nil, fmt.Errorf("redisstate: outbox: reading jobs: %w", err)
 	}
-	var out []*middleware.OutboxJob
+	var out []*outbox.Job
 	var gone []string
 	for i, d := range docs {
 		doc, ok := d.(string)
-		var j middleware.OutboxJob
+		var j outbox.Job
 		if !ok || json.Unmarshal([]byte(doc), &j) != nil || j.State.Final() {
 			gone = append(gone, entries[i].ID)
 			continue
@@ -248,8 +248,8 @@ func (s *OutboxStore) load(ctx context.Context, shard int, entries []redis.XMess
 }
 
 // Save writes the jobs, shard by shard, each fenced by its lease.
-func (s *OutboxStore) Save(ctx context.Context, worker string, jobs []*middleware.OutboxJob) error {
-	byShard := map[int][]*middleware.OutboxJob{}
+func (s *OutboxStore) Save(ctx context.Context, worker string, jobs []*outbox.Job) error {
+	byShard := map[int][]*outbox.Job{}
 	for _, j := range jobs {
 		sh := s.shard(j.Lane)
 		byShard[sh] = append(byShard[sh], j)
@@ -265,7 +265,7 @@ func (s *OutboxStore) Save(ctx context.Context, worker string, jobs []*middlewar
 			}
 			mode := "keep"
 			switch {
-			case j.State == middleware.JobSent:
+			case j.State == outbox.JobSent:
 				mode = "done"
 			case j.State.Final():
 				mode = "dead"
@@ -278,7 +278,7 @@ func (s *OutboxStore) Save(ctx context.Context, worker string, jobs []*middlewar
 			return fmt.Errorf("redisstate: outbox: saving jobs: %w", err)
 		}
 		if ok == 0 {
-			return middleware.ErrClaimLost
+			return outbox.ErrClaimLost
 		}
 	}
 	return nil
@@ -296,15 +296,15 @@ func (s *OutboxStore) Release(ctx context.Context, worker string) error {
 }
 
 // Job returns the job with the id.
-func (s *OutboxStore) Job(ctx context.Context, id string) (*middleware.OutboxJob, error) {
+func (s *OutboxStore) Job(ctx context.Context, id string) (*outbox.Job, error) {
 	doc, err := s.rdb.Get(ctx, s.job(id)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return nil, middleware.ErrJobNotFound
+		return nil, outbox.ErrJobNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("redisstate: outbox: reading a job: %w", err)
 	}
-	var j middleware.OutboxJob
+	var j outbox.Job
 	if err := json.Unmarshal(doc, &j); err != nil {
 		return nil, fmt.Errorf("redisstate: outbox: unreadable job %s: %w", id, err)
 	}
@@ -312,7 +312,7 @@ func (s *OutboxStore) Job(ctx context.Context, id string) (*middleware.OutboxJob
 }
 
 // DeadLetters returns up to max dead letters, oldest first.
-func (s *OutboxStore) DeadLetters(ctx context.Context, max int) ([]*middleware.OutboxJob, error) {
+func (s *OutboxStore) DeadLetters(ctx context.Context, max int) ([]*outbox.Job, error) {
 	if max <= 0 {
 		return nil, nil
 	}
@@ -320,10 +320,10 @@ func (s *OutboxStore) DeadLetters(ctx context.Context, max int) ([]*middleware.O
 	if err != nil {
 		return nil, fmt.Errorf("redisstate: outbox: listing dead letters: %w", err)
 	}
-	var out []*middleware.OutboxJob
+	var out []*outbox.Job
 	for _, id := range ids {
 		j, err := s.Job(ctx, id)
-		if errors.Is(err, middleware.ErrJobNotFound) {
+		if errors.Is(err, outbox.ErrJobNotFound) {
 			continue
 		}
 		if err != nil {
@@ -335,7 +335,7 @@ func (s *OutboxStore) DeadLetters(ctx context.Context, max int) ([]*middleware.O
 }
 
 // Requeue puts a dead letter back at the end of its lane's stream.
-func (s *OutboxStore) Requeue(ctx context.Context, job *middleware.OutboxJob) error {
+func (s *OutboxStore) Requeue(ctx context.Context, job *outbox.Job) error {
 	job.Ref = ""
 	doc, err := json.Marshal(job)
 	if err != nil {
@@ -346,7 +346,7 @@ func (s *OutboxStore) Requeue(ctx context.Context, job *middleware.OutboxJob) er
 		return fmt.Errorf("redisstate: outbox: requeueing: %w", err)
 	}
 	if ok == 0 {
-		return middleware.ErrJobNotFound
+		return outbox.ErrJobNotFound
 	}
 	return nil
 }
@@ -358,7 +358,7 @@ func (s *OutboxStore) Drop(ctx context.Context, id string) error {
 		return fmt.Errorf("redisstate: outbox: dropping: %w", err)
 	}
 	if ok == 0 {
-		return middleware.ErrJobNotFound
+		return outbox.ErrJobNotFound
 	}
 	return nil
 }

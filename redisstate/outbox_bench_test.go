@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/outbox"
 	"github.com/imbridge/middleware/wecom"
 )
 
@@ -28,7 +29,7 @@ func BenchmarkOutboxEnqueue(b *testing.B) {
 					b.Fatal(err)
 				}
 				c, _ := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "b", IM: wecom.IM, Default: true, Backend: bot}))
-				var opts []middleware.OutboxOption
+				var opts []outbox.Option
 				if kind == "redis" {
 					rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{redisAddr(b)}})
 					defer rdb.Close()
@@ -37,9 +38,9 @@ func BenchmarkOutboxEnqueue(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					opts = append(opts, middleware.WithOutboxStore(store))
+					opts = append(opts, outbox.WithStore(store))
 				}
-				o, err := middleware.NewOutbox(c, opts...)
+				o, err := outbox.New(c, opts...)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/outbox"
 	"github.com/imbridge/middleware/imtest"
 	"github.com/imbridge/middleware/timchat"
 	"github.com/imbridge/middleware/wecom"
@@ -71,8 +72,8 @@ func runOutboxChild(role string) int {
 	}
 	// One message per push: the test counts requests in flight at the
 	// kill (merging is proved by the flood tests).
-	o, err := middleware.NewOutbox(c, middleware.WithOutboxStore(store), middleware.WithoutCoalescing(),
-		middleware.WithWorkerName(role+"-"+strconv.Itoa(os.Getpid())))
+	o, err := outbox.New(c, outbox.WithStore(store), outbox.WithoutCoalescing(),
+		outbox.WithWorkerName(role+"-"+strconv.Itoa(os.Getpid())))
 	if err != nil {
 		fmt.Println(err)
 		return 2
@@ -157,7 +158,7 @@ func TestOutboxSurvivesSIGKILL(t *testing.T) {
 	defer func() { _ = second.Process.Kill(); _ = second.Wait() }()
 	store, err := NewOutboxStore(context.Background(), client(t), WithPrefix(env["PREFIX"]))
 	require.NoError(t, err)
-	states := map[string]middleware.JobState{}
+	states := map[string]outbox.JobState{}
 	for {
 		pending := 0
 		for _, q := range jobs {
@@ -195,13 +196,13 @@ func TestOutboxSurvivesSIGKILL(t *testing.T) {
 		switch q.IM {
 		case timchat.IM:
 			assert.Equal(t, 1, seen[q.Text], "%s arrives exactly once", q.Text)
-			assert.Equal(t, middleware.JobSent, st, q.Text)
+			assert.Equal(t, outbox.JobSent, st, q.Text)
 		case wecom.IM:
 			assert.LessOrEqual(t, seen[q.Text], 1, "%s arrives at most once", q.Text)
 			if seen[q.Text] == 0 {
-				assert.Contains(t, []middleware.JobState{middleware.JobMaybeDelivered, middleware.JobQueued}, st, "%s is not lost", q.Text)
+				assert.Contains(t, []outbox.JobState{outbox.JobMaybeDelivered, outbox.JobQueued}, st, "%s is not lost", q.Text)
 			}
-			if st == middleware.JobSent {
+			if st == outbox.JobSent {
 				assert.Equal(t, 1, seen[q.Text], q.Text)
 			}
 		}
@@ -210,7 +211,7 @@ func TestOutboxSurvivesSIGKILL(t *testing.T) {
 	dead, err := store.DeadLetters(context.Background(), 2*pushes)
 	require.NoError(t, err)
 	for _, d := range dead {
-		assert.Equal(t, middleware.JobMaybeDelivered, d.State)
+		assert.Equal(t, outbox.JobMaybeDelivered, d.State)
 	}
 	t.Logf("at the kill: %d WeCom and %d TIM messages; outcome %v; TIM dropped %d repeats; %d WeCom messages in all",
 		atKill[0], atKill[1], count, tim.Duplicates(), len(wc.Messages()))
@@ -229,8 +230,8 @@ func TestOutboxFloodOnRedis(t *testing.T) {
 	ctx := context.Background()
 	store, err := NewOutboxStore(ctx, client(t), WithPrefix(prefix(t)))
 	require.NoError(t, err)
-	o, err := middleware.NewOutbox(c, middleware.WithOutboxStore(store), middleware.WithCoalesceAfter(50*time.Millisecond),
-		middleware.WithSeparator("\n"))
+	o, err := outbox.New(c, outbox.WithStore(store), outbox.WithCoalesceAfter(50*time.Millisecond),
+		outbox.WithSeparator("\n"))
 	require.NoError(t, err)
 	var ids, texts []string
 	for i := range total {
@@ -248,7 +249,7 @@ func TestOutboxFloodOnRedis(t *testing.T) {
 	for _, id := range ids {
 		s, err := o.Wait(wctx, id)
 		require.NoError(t, err)
-		require.Equal(t, middleware.JobSent, s.State, s.Err)
+		require.Equal(t, outbox.JobSent, s.State, s.LastError)
 	}
 	var got []string
 	for _, m := range wc.Messages() {
@@ -271,7 +272,7 @@ func TestOutboxStoreFencesAStaleWorker(t *testing.T) {
 	s, err := NewOutboxStore(ctx, client(t), WithPrefix(prefix(t)), WithShards(1), WithClaimTimeout(200*time.Millisecond))
 	require.NoError(t, err)
 	add := func(id string) {
-		require.NoError(t, s.Add(ctx, &middleware.OutboxJob{JobStatus: middleware.JobStatus{ID: id, State: middleware.JobQueued}, Lane: "l", Spec: []byte(`{}`)}))
+		require.NoError(t, s.Add(ctx, &outbox.Job{JobStatus: outbox.JobStatus{ID: id, State: outbox.JobQueued}, Lane: "l", Spec: []byte(`{}`)}))
 	}
 	add("j1")
 	add("j2")
@@ -282,40 +283,40 @@ func TestOutboxStoreFencesAStaleWorker(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, b, "a holds the shard")
 
-	a[0].State = middleware.JobSending
+	a[0].State = outbox.JobSending
 	require.NoError(t, s.Save(ctx, "a", a[:1]))
 	time.Sleep(300 * time.Millisecond) // a stops renewing: it "crashed"
 	b, err = s.Claim(ctx, "b", 10)
 	require.NoError(t, err)
 	require.Len(t, b, 2, "b takes what a left pending")
-	assert.Equal(t, middleware.JobSending, b[0].State, "with what a wrote")
+	assert.Equal(t, outbox.JobSending, b[0].State, "with what a wrote")
 	assert.Equal(t, "j1", b[0].ID)
 
-	a[1].State = middleware.JobSent
-	assert.ErrorIs(t, s.Save(ctx, "a", a[1:]), middleware.ErrClaimLost)
+	a[1].State = outbox.JobSent
+	assert.ErrorIs(t, s.Save(ctx, "a", a[1:]), outbox.ErrClaimLost)
 	j, err := s.Job(ctx, "j2")
 	require.NoError(t, err)
-	assert.Equal(t, middleware.JobQueued, j.State, "the stale write did not land")
+	assert.Equal(t, outbox.JobQueued, j.State, "the stale write did not land")
 
 	// Dead letters: listed, requeued once, dropped once.
-	b[0].State, b[1].State = middleware.JobMaybeDelivered, middleware.JobSent
+	b[0].State, b[1].State = outbox.JobMaybeDelivered, outbox.JobSent
 	require.NoError(t, s.Save(ctx, "b", b))
 	dead, err := s.DeadLetters(ctx, 10)
 	require.NoError(t, err)
 	require.Len(t, dead, 1)
 	assert.Equal(t, "j1", dead[0].ID)
-	dead[0].State = middleware.JobQueued
+	dead[0].State = outbox.JobQueued
 	require.NoError(t, s.Requeue(ctx, dead[0]))
-	assert.ErrorIs(t, s.Requeue(ctx, dead[0]), middleware.ErrJobNotFound)
+	assert.ErrorIs(t, s.Requeue(ctx, dead[0]), outbox.ErrJobNotFound)
 	again, err := s.Claim(ctx, "b", 10)
 	require.NoError(t, err)
 	require.Len(t, again, 1)
-	again[0].State = middleware.JobFailed
+	again[0].State = outbox.JobFailed
 	require.NoError(t, s.Save(ctx, "b", again))
 	require.NoError(t, s.Drop(ctx, "j1"))
-	assert.ErrorIs(t, s.Drop(ctx, "j1"), middleware.ErrJobNotFound)
+	assert.ErrorIs(t, s.Drop(ctx, "j1"), outbox.ErrJobNotFound)
 	_, err = s.Job(ctx, "j1")
-	assert.ErrorIs(t, err, middleware.ErrJobNotFound)
+	assert.ErrorIs(t, err, outbox.ErrJobNotFound)
 	require.NoError(t, s.Release(ctx, "b"))
 	c, err := s.Claim(ctx, "c", 10)
 	require.NoError(t, err)
@@ -329,7 +330,7 @@ func TestOutboxStoreReleaseHandsOverAtOnce(t *testing.T) {
 	ctx := context.Background()
 	s, err := NewOutboxStore(ctx, client(t), WithPrefix(prefix(t)), WithShards(1), WithClaimTimeout(time.Hour))
 	require.NoError(t, err)
-	require.NoError(t, s.Add(ctx, &middleware.OutboxJob{JobStatus: middleware.JobStatus{ID: "j1", State: middleware.JobQueued}, Lane: "l", Spec: []byte(`{}`)}))
+	require.NoError(t, s.Add(ctx, &outbox.Job{JobStatus: outbox.JobStatus{ID: "j1", State: outbox.JobQueued}, Lane: "l", Spec: []byte(`{}`)}))
 	a, err := s.Claim(ctx, "a", 10)
 	require.NoError(t, err)
 	require.Len(t, a, 1)
@@ -341,6 +342,6 @@ func TestOutboxStoreReleaseHandsOverAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, b, 1, "b takes a's pending job at once")
 	assert.Equal(t, "j1", b[0].ID)
-	a[0].State = middleware.JobSent
-	assert.ErrorIs(t, s.Save(ctx, "a", a), middleware.ErrClaimLost, "a has let go")
+	a[0].State = outbox.JobSent
+	assert.ErrorIs(t, s.Save(ctx, "a", a), outbox.ErrClaimLost, "a has let go")
 }

@@ -20,7 +20,7 @@ const (
 )
 
 // EncodeOptions stores this backend's options among x for a
-// middleware.Outbox (see middleware.OptionCodec): nil when there are none.
+// outbox.Outbox (see outbox.OptionCodec): nil when there are none.
 func (c *Client) EncodeOptions(x []any) ([]byte, error) { return extras.Encode(x, optionsOf) }
 
 // DecodeOptions reads back what EncodeOptions stored. A field this version
@@ -40,7 +40,7 @@ func (c *Client) DecodeOptions(data []byte) (middleware.Option, error) {
 }
 
 // Messages says how many TIM messages msg takes per target, without I/O
-// (see middleware.Planner): one, or one per media item with SplitMixed.
+// (see outbox.Planner): one, or one per media item with SplitMixed.
 // Text over BodyLimit is middleware.ErrTooLarge.
 func (c *Client) Messages(msg *middleware.Message) (int, error) {
 	o := readOpts(msg.Extras)
@@ -62,7 +62,7 @@ func (c *Client) Messages(msg *middleware.Message) (int, error) {
 }
 
 // DedupWindow is how long TIM drops a resend of msg with the same
-// middleware.Message.IdempotencyKey (see middleware.Deduplicator): 5
+// middleware.Message.IdempotencyKey (see outbox.Deduplicator): 5
 // minutes to groups, 120 s to users, never for a broadcast.
 func (c *Client) DedupWindow(msg *middleware.Message) time.Duration {
 	o := readOpts(msg.Extras)

@@ -8,7 +8,7 @@ import (
 )
 
 // EncodeOptions stores this backend's options among x for a
-// middleware.Outbox (see middleware.OptionCodec): nil when there are none.
+// outbox.Outbox (see outbox.OptionCodec): nil when there are none.
 func (c *Client) EncodeOptions(x []any) ([]byte, error) { return extras.Encode(x, optionsOf) }
 
 // DecodeOptions reads back what EncodeOptions stored. A field this version
@@ -28,7 +28,7 @@ func (c *Client) DecodeOptions(data []byte) (middleware.Option, error) {
 }
 
 // Messages says how many WeCom messages msg takes, without I/O (see
-// middleware.Planner): a text over the size limit takes several.
+// outbox.Planner): a text over the size limit takes several.
 func (c *Client) Messages(msg *middleware.Message) (int, error) {
 	o := readOpts(msg.Extras)
 	steps, _, err := c.plan(msg, &o)

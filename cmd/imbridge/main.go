@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "emulate":
 		return emulate(ctx, rest, stdout, stderr)
 	case "outbox":
-		return outbox(ctx, rest, stdout, stderr)
+		return outboxCmd(ctx, rest, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

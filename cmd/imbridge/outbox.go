@@ -12,7 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/outbox"
 	"github.com/imbridge/middleware/redisstate"
 )
 
@@ -28,7 +28,7 @@ $IMBRIDGE_REDIS) and --prefix name it.
 `
 
 // outbox runs "imbridge outbox": the dead letters of a Redis outbox.
-func outbox(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("outbox", stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, outboxUsage); fs.PrintDefaults() }
 	url := fs.String("redis", os.Getenv("IMBRIDGE_REDIS"), "the Redis URL (redis://[user:password@]host:port[/db])")
@@ -60,8 +60,7 @@ func outbox(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "imbridge outbox:", err)
 		return exitFailed
 	}
-	c, _ := middleware.NewClient() // no accounts: nothing is sent from here
-	o, err := middleware.NewOutbox(c, middleware.WithOutboxStore(store))
+	in, err := outbox.NewInspector(store)
 	if err != nil {
 		fmt.Fprintln(stderr, "imbridge outbox:", err)
 		return exitFailed
@@ -69,7 +68,7 @@ func outbox(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd, ids := args[0], args[1:]
 	switch cmd {
 	case "list":
-		dead, err := o.DeadLetters(ctx, *limit)
+		dead, err := in.DeadLetters(ctx, *limit)
 		if err != nil {
 			fmt.Fprintln(stderr, "imbridge outbox:", err)
 			return exitFailed
@@ -77,10 +76,10 @@ func outbox(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		printJobs(stdout, dead, *asJSON)
 		return exitOK
 	case "status":
-		var jobs []middleware.JobStatus
+		var jobs []outbox.JobInfo
 		code := exitOK
 		for _, id := range ids {
-			s, err := o.Status(ctx, id)
+			s, err := in.Job(ctx, id)
 			if err != nil {
 				fmt.Fprintf(stderr, "imbridge outbox: %s: %v\n", id, err)
 				code = exitFailed
@@ -91,16 +90,16 @@ func outbox(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		printJobs(stdout, jobs, *asJSON)
 		return code
 	case "resend", "drop":
-		do := o.Resend
+		do := in.Resend
 		if cmd == "drop" {
-			do = o.Drop
+			do = in.Drop
 		}
 		code := exitOK
 		for _, id := range ids {
 			if err := do(ctx, id); err != nil {
 				fmt.Fprintf(stderr, "imbridge outbox: %s %s: %v\n", cmd, id, err)
 				code = exitFailed
-				if errors.Is(err, middleware.ErrJobNotFound) {
+				if errors.Is(err, outbox.ErrJobNotFound) || errors.Is(err, outbox.ErrNotDeadLetter) {
 					code = exitBadInput
 				}
 				continue
@@ -114,19 +113,59 @@ func outbox(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-// printJobs prints job statuses as a table, or as JSON lines.
-func printJobs(w io.Writer, jobs []middleware.JobStatus, asJSON bool) {
+// jobView is a job as the CLI prints it, in JSON with these keys.
+type jobView struct {
+	ID             string   `json:"id"`
+	State          string   `json:"state"`
+	Sent           int      `json:"sent"`
+	Attempts       int      `json:"attempts"`
+	Queued         string   `json:"queued"`
+	Helper         string   `json:"helper,omitempty"`
+	IM             string   `json:"im,omitempty"`
+	Account        string   `json:"account,omitempty"`
+	Group          string   `json:"group,omitempty"`
+	User           string   `json:"user,omitempty"`
+	Items          []string `json:"items,omitempty"`
+	LastErrorClass string   `json:"last_error_class,omitempty"`
+	LastError      string   `json:"last_error,omitempty"`
+}
+
+func viewOf(j outbox.JobInfo) jobView {
+	v := jobView{ID: j.ID, State: string(j.State), Sent: j.Sent, Attempts: j.Attempts, Queued: j.Enqueued.Format(time.RFC3339),
+		Helper: string(j.Helper), IM: j.IM, Account: j.Account, Group: j.GroupCode, User: j.UserID,
+		LastErrorClass: j.LastErrorClass, LastError: j.LastError}
+	for _, t := range j.Items {
+		v.Items = append(v.Items, string(t))
+	}
+	return v
+}
+
+// target says where a job goes: the IM and account, then group and user.
+func (v jobView) target() string {
+	t := v.IM + "/" + v.Account
+	if v.Group != "" {
+		t += " group " + v.Group
+	}
+	if v.User != "" {
+		t += " user " + v.User
+	}
+	return t
+}
+
+// printJobs prints jobs as a table, or as JSON lines.
+func printJobs(w io.Writer, jobs []outbox.JobInfo, asJSON bool) {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		for _, j := range jobs {
-			_ = enc.Encode(j)
+			_ = enc.Encode(viewOf(j))
 		}
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tSENT\tATTEMPTS\tQUEUED\tCLASS\tERROR")
+	fmt.Fprintln(tw, "ID\tSTATE\tSENT\tATTEMPTS\tQUEUED\tTARGET\tCLASS\tERROR")
 	for _, j := range jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", j.ID, j.State, j.Sent, j.Attempts, j.Enqueued.Format(time.RFC3339), j.Class, j.Err)
+		v := viewOf(j)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", v.ID, v.State, v.Sent, v.Attempts, v.Queued, v.target(), v.LastErrorClass, v.LastError)
 	}
 	_ = tw.Flush()
 }

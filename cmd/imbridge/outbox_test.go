@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/imbridge/middleware"
+	"github.com/imbridge/middleware/outbox"
 	"github.com/imbridge/middleware/imtest"
 	"github.com/imbridge/middleware/internal/testkit"
 	"github.com/imbridge/middleware/redisstate"
@@ -35,7 +36,7 @@ func TestOutboxCommand(t *testing.T) {
 	require.NoError(t, err)
 	c, err := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "ops", IM: wecom.IM, Default: true, Backend: bot}))
 	require.NoError(t, err)
-	o, err := middleware.NewOutbox(c, middleware.WithOutboxStore(store), middleware.WithPollInterval(20*time.Millisecond))
+	o, err := outbox.New(c, outbox.WithStore(store), outbox.WithPollInterval(20*time.Millisecond))
 	require.NoError(t, err)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -49,7 +50,7 @@ func TestOutboxCommand(t *testing.T) {
 	defer cancel()
 	s, err := o.Wait(wait, id)
 	require.NoError(t, err)
-	require.Equal(t, middleware.JobMaybeDelivered, s.State)
+	require.Equal(t, outbox.JobMaybeDelivered, s.State)
 
 	cli := func(args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
@@ -58,10 +59,10 @@ func TestOutboxCommand(t *testing.T) {
 	}
 	code, out, _ := cli("list", "--json")
 	require.Equal(t, exitOK, code)
-	var listed middleware.JobStatus
+	var listed outbox.JobStatus
 	require.NoError(t, json.Unmarshal([]byte(out), &listed))
 	assert.Equal(t, id, listed.ID)
-	assert.Equal(t, middleware.JobMaybeDelivered, listed.State)
+	assert.Equal(t, outbox.JobMaybeDelivered, listed.State)
 
 	code, out, _ = cli("status", id)
 	require.Equal(t, exitOK, code)
@@ -73,7 +74,7 @@ func TestOutboxCommand(t *testing.T) {
 	assert.Equal(t, "queued "+id+"\n", out)
 	s, err = o.Wait(wait, id)
 	require.NoError(t, err)
-	assert.Equal(t, middleware.JobSent, s.State, "delivered by the service's Outbox")
+	assert.Equal(t, outbox.JobSent, s.State, "delivered by the service's Outbox")
 	assert.Len(t, wc.Messages(), 2, "the operator chose to send it again")
 
 	code, _, errOut := cli("drop", id)

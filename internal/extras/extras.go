@@ -27,7 +27,7 @@ func Read[T any](extras []any) T {
 }
 
 // Encode stores the options of T among x as the JSON of view(o), for an
-// outbox (see middleware.OptionCodec): nil when none is set.
+// outbox (see outbox.OptionCodec): nil when none is set.
 func Encode[T, V any](x []any, view func(T) V) ([]byte, error) {
 	o := Read[T](x)
 	if reflect.ValueOf(o).IsZero() {

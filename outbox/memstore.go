@@ -1,4 +1,4 @@
-package middleware
+package outbox
 
 import (
 	"context"
@@ -8,43 +8,12 @@ import (
 	"time"
 )
 
-// OutboxStore keeps an Outbox's jobs. MemoryOutboxStore is the default;
-// redisstate.NewOutboxStore keeps them in Redis Streams, shared by every
-// replica and kept across restarts. Implementations must be safe for
-// concurrent use.
-type OutboxStore interface {
-	// Add keeps a new job (its ID set) as queued.
-	Add(ctx context.Context, job *OutboxJob) error
-	// Claim renews the worker's claims and hands it the jobs it may now
-	// deliver that it did not hold before, oldest first in each lane: new
-	// ones, and those of a worker whose claim timed out (it crashed). The
-	// jobs of one lane go to one worker at a time.
-	Claim(ctx context.Context, worker string, max int) ([]*OutboxJob, error)
-	// Save writes the jobs, which the worker holds. Final ones leave the
-	// queue; failed and maybe-delivered ones become dead letters. When
-	// another worker took them over it writes nothing and returns
-	// ErrClaimLost.
-	Save(ctx context.Context, worker string, jobs []*OutboxJob) error
-	// Release gives the worker's claims back, so that other workers take
-	// its jobs without waiting for the claim timeout.
-	Release(ctx context.Context, worker string) error
-	// Job returns the job with the id, or ErrJobNotFound.
-	Job(ctx context.Context, id string) (*OutboxJob, error)
-	// DeadLetters returns up to max dead letters, oldest first.
-	DeadLetters(ctx context.Context, max int) ([]*OutboxJob, error)
-	// Requeue puts dead letter job, reset by the Outbox, back in its lane's
-	// queue. It returns ErrJobNotFound if job.ID is not a dead letter.
-	Requeue(ctx context.Context, job *OutboxJob) error
-	// Drop forgets dead letter id, or returns ErrJobNotFound.
-	Drop(ctx context.Context, id string) error
-}
-
-// MemoryOutboxStore is an OutboxStore in this process: nothing to install,
+// MemoryStore is a Store in this process: nothing to install,
 // and everything lost when the process exits. Outboxes of one process may
 // share it; finished jobs are forgotten after its retention.
-type MemoryOutboxStore struct {
+type MemoryStore struct {
 	mu        sync.Mutex
-	jobs      map[string]*OutboxJob
+	jobs      map[string]*Job
 	queue     []string          // queued jobs nobody holds, in order
 	held      map[string]string // job id -> worker
 	lanes     map[string]string // lane -> worker, while it holds any job of it
@@ -54,22 +23,22 @@ type MemoryOutboxStore struct {
 	now       func() time.Time
 }
 
-// NewMemoryOutboxStore returns an empty store that forgets finished jobs
+// NewMemoryStore returns an empty store that forgets finished jobs
 // retention after they finish (<= 0: an hour).
-func NewMemoryOutboxStore(retention time.Duration) *MemoryOutboxStore {
+func NewMemoryStore(retention time.Duration) *MemoryStore {
 	if retention <= 0 {
 		retention = time.Hour
 	}
-	return &MemoryOutboxStore{jobs: map[string]*OutboxJob{}, held: map[string]string{}, lanes: map[string]string{},
+	return &MemoryStore{jobs: map[string]*Job{}, held: map[string]string{}, lanes: map[string]string{},
 		retention: retention, now: time.Now}
 }
 
 // Add keeps a new job as queued.
-func (m *MemoryOutboxStore) Add(_ context.Context, job *OutboxJob) error {
+func (m *MemoryStore) Add(_ context.Context, job *Job) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.jobs[job.ID]; ok {
-		return fmt.Errorf("middleware: outbox: job %s already exists", job.ID)
+		return fmt.Errorf("outbox: job %s already exists", job.ID)
 	}
 	m.jobs[job.ID] = job.clone()
 	m.queue = append(m.queue, job.ID)
@@ -77,11 +46,11 @@ func (m *MemoryOutboxStore) Add(_ context.Context, job *OutboxJob) error {
 }
 
 // Claim hands worker the queued jobs of lanes no other worker holds.
-func (m *MemoryOutboxStore) Claim(_ context.Context, worker string, max int) ([]*OutboxJob, error) {
+func (m *MemoryStore) Claim(_ context.Context, worker string, max int) ([]*Job, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.forget()
-	var out []*OutboxJob
+	var out []*Job
 	rest := m.queue[:0]
 	for _, id := range m.queue {
 		j := m.jobs[id]
@@ -98,7 +67,7 @@ func (m *MemoryOutboxStore) Claim(_ context.Context, worker string, max int) ([]
 }
 
 // Save writes jobs the worker holds.
-func (m *MemoryOutboxStore) Save(_ context.Context, worker string, jobs []*OutboxJob) error {
+func (m *MemoryStore) Save(_ context.Context, worker string, jobs []*Job) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, j := range jobs {
@@ -112,7 +81,7 @@ func (m *MemoryOutboxStore) Save(_ context.Context, worker string, jobs []*Outbo
 			continue
 		}
 		delete(m.held, j.ID)
-		if j.State.dead() {
+		if j.State.Dead() {
 			m.dead = append(m.dead, j.ID)
 		} else {
 			m.finished = append(m.finished, j.ID)
@@ -123,7 +92,7 @@ func (m *MemoryOutboxStore) Save(_ context.Context, worker string, jobs []*Outbo
 }
 
 // freeLane lets other workers claim lane once its worker holds none of it.
-func (m *MemoryOutboxStore) freeLane(lane string) {
+func (m *MemoryStore) freeLane(lane string) {
 	for id := range m.held {
 		if m.jobs[id].Lane == lane {
 			return
@@ -133,7 +102,7 @@ func (m *MemoryOutboxStore) freeLane(lane string) {
 }
 
 // Release puts the worker's jobs back in the queue, in their order.
-func (m *MemoryOutboxStore) Release(_ context.Context, worker string) error {
+func (m *MemoryStore) Release(_ context.Context, worker string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var back []string
@@ -154,7 +123,7 @@ func (m *MemoryOutboxStore) Release(_ context.Context, worker string) error {
 }
 
 // Job returns the job with the id.
-func (m *MemoryOutboxStore) Job(_ context.Context, id string) (*OutboxJob, error) {
+func (m *MemoryStore) Job(_ context.Context, id string) (*Job, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	j, ok := m.jobs[id]
@@ -165,10 +134,10 @@ func (m *MemoryOutboxStore) Job(_ context.Context, id string) (*OutboxJob, error
 }
 
 // DeadLetters returns up to max dead letters, oldest first.
-func (m *MemoryOutboxStore) DeadLetters(_ context.Context, max int) ([]*OutboxJob, error) {
+func (m *MemoryStore) DeadLetters(_ context.Context, max int) ([]*Job, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []*OutboxJob
+	var out []*Job
 	for _, id := range m.dead {
 		if len(out) == max {
 			break
@@ -179,7 +148,7 @@ func (m *MemoryOutboxStore) DeadLetters(_ context.Context, max int) ([]*OutboxJo
 }
 
 // Requeue puts a dead letter back at the end of the queue.
-func (m *MemoryOutboxStore) Requeue(_ context.Context, job *OutboxJob) error {
+func (m *MemoryStore) Requeue(_ context.Context, job *Job) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	i := slices.Index(m.dead, job.ID)
@@ -193,7 +162,7 @@ func (m *MemoryOutboxStore) Requeue(_ context.Context, job *OutboxJob) error {
 }
 
 // Drop forgets a dead letter.
-func (m *MemoryOutboxStore) Drop(_ context.Context, id string) error {
+func (m *MemoryStore) Drop(_ context.Context, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	i := slices.Index(m.dead, id)
@@ -206,7 +175,7 @@ func (m *MemoryOutboxStore) Drop(_ context.Context, id string) error {
 }
 
 // forget drops sent jobs past the retention.
-func (m *MemoryOutboxStore) forget() {
+func (m *MemoryStore) forget() {
 	cut := m.now().Add(-m.retention)
 	n := 0
 	for _, id := range m.finished {

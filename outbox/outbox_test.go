@@ -1,4 +1,4 @@
-package middleware_test
+package outbox_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/imtest"
+	"github.com/imbridge/middleware/outbox"
 	"github.com/imbridge/middleware/timchat"
 	"github.com/imbridge/middleware/wecom"
 )
@@ -42,7 +43,7 @@ func newOutboxRig(t *testing.T, window time.Duration, perWindow int) *outboxRig 
 }
 
 // run starts o.Run and stops it, checking it returned, at cleanup.
-func run(t *testing.T, o *middleware.Outbox) {
+func run(t *testing.T, o *outbox.Outbox) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -53,11 +54,11 @@ func run(t *testing.T, o *middleware.Outbox) {
 	})
 }
 
-func waitAll(t *testing.T, o *middleware.Outbox, ids []string, d time.Duration) []middleware.JobStatus {
+func waitAll(t *testing.T, o *outbox.Outbox, ids []string, d time.Duration) []outbox.JobStatus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	out := make([]middleware.JobStatus, len(ids))
+	out := make([]outbox.JobStatus, len(ids))
 	for i, id := range ids {
 		s, err := o.Wait(ctx, id)
 		require.NoError(t, err, "job %d (%s) still %s", i, id, s.State)
@@ -72,7 +73,7 @@ func waitAll(t *testing.T, o *middleware.Outbox, ids []string, d time.Duration) 
 func TestOutboxFlood(t *testing.T) {
 	const window, budget, total = time.Second, 20, 300
 	r := newOutboxRig(t, window, budget)
-	o, err := middleware.NewOutbox(r.c, middleware.WithCoalesceAfter(50*time.Millisecond), middleware.WithSeparator("\n"))
+	o, err := outbox.New(r.c, outbox.WithCoalesceAfter(50*time.Millisecond), outbox.WithSeparator("\n"))
 	require.NoError(t, err)
 	ctx := context.Background()
 	var ids, texts []string
@@ -84,7 +85,7 @@ func TestOutboxFlood(t *testing.T) {
 	}
 	run(t, o)
 	for _, s := range waitAll(t, o, ids, 20*time.Second) {
-		assert.Equal(t, middleware.JobSent, s.State)
+		assert.Equal(t, outbox.JobSent, s.State)
 		assert.Equal(t, 1, s.Sent)
 	}
 	assert.Zero(t, r.wc.Answered(45009), "the platform refused nothing")
@@ -115,7 +116,7 @@ func TestOutboxFlood(t *testing.T) {
 func TestOutboxWithoutCoalescing(t *testing.T) {
 	const window, budget, total = time.Second, 10, 25
 	r := newOutboxRig(t, window, budget)
-	o, err := middleware.NewOutbox(r.c, middleware.WithoutCoalescing())
+	o, err := outbox.New(r.c, outbox.WithoutCoalescing())
 	require.NoError(t, err)
 	var ids []string
 	for i := range total {
@@ -141,7 +142,7 @@ func TestOutboxWithoutCoalescing(t *testing.T) {
 // media, and never merges pushes with different options or titles.
 func TestOutboxMergesOnlyLikePushes(t *testing.T) {
 	r := newOutboxRig(t, time.Minute, 100)
-	o, err := middleware.NewOutbox(r.c, middleware.WithCoalesceAfter(0))
+	o, err := outbox.New(r.c, outbox.WithCoalesceAfter(0))
 	require.NoError(t, err)
 	ctx := context.Background()
 	png := "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -190,8 +191,8 @@ var nilContext context.Context
 // cannot be stored, before anything is queued or sent.
 func TestOutboxChecksAtEnqueue(t *testing.T) {
 	r := newOutboxRig(t, time.Minute, 20)
-	store := middleware.NewMemoryOutboxStore(0)
-	o, err := middleware.NewOutbox(r.c, middleware.WithOutboxStore(store))
+	store := outbox.NewMemoryStore(0)
+	o, err := outbox.New(r.c, outbox.WithStore(store))
 	require.NoError(t, err)
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -228,7 +229,7 @@ func TestOutboxChecksAtEnqueue(t *testing.T) {
 			assert.ErrorIs(t, err, tc.want, tc.name)
 		}
 		assert.Contains(t, err.Error(), tc.text, tc.name)
-		assert.Contains(t, err.Error(), "middleware: queue ", tc.name)
+		assert.Contains(t, err.Error(), "outbox: queue", tc.name)
 	}
 	dead, err := store.DeadLetters(ctx, 10)
 	require.NoError(t, err)
@@ -242,17 +243,17 @@ func TestOutboxChecksAtEnqueue(t *testing.T) {
 // TestOutboxStatusAndWait follows one job from queued to sent.
 func TestOutboxStatusAndWait(t *testing.T) {
 	r := newOutboxRig(t, time.Minute, 20)
-	o, err := middleware.NewOutbox(r.c)
+	o, err := outbox.New(r.c)
 	require.NoError(t, err)
 	ctx := context.Background()
 	id, err := o.Push(ctx, timchat.IM, "", "u1|u2", "Report", "done")
 	require.NoError(t, err)
 	s, err := o.Status(ctx, id)
 	require.NoError(t, err)
-	assert.Equal(t, middleware.JobQueued, s.State)
+	assert.Equal(t, outbox.JobQueued, s.State)
 	assert.NotZero(t, s.Key)
 	_, err = o.Status(ctx, "no-such-id")
-	assert.ErrorIs(t, err, middleware.ErrJobNotFound)
+	assert.ErrorIs(t, err, outbox.ErrJobNotFound)
 
 	short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
 	defer cancel()
@@ -261,7 +262,7 @@ func TestOutboxStatusAndWait(t *testing.T) {
 
 	run(t, o)
 	s = waitAll(t, o, []string{id}, 5*time.Second)[0]
-	assert.Equal(t, middleware.JobSent, s.State)
+	assert.Equal(t, outbox.JobSent, s.State)
 	assert.Equal(t, 2, s.Sent)
 	assert.Equal(t, 1, s.Attempts)
 	require.Len(t, r.tim.Messages(), 1)
@@ -272,7 +273,10 @@ func TestOutboxStatusAndWait(t *testing.T) {
 // lost is never sent again by the Outbox; a person resends or drops it.
 func TestOutboxWeComMaybeDeliveredIsADeadLetter(t *testing.T) {
 	r := newOutboxRig(t, time.Minute, 20)
-	o, err := middleware.NewOutbox(r.c)
+	store := outbox.NewMemoryStore(0)
+	o, err := outbox.New(r.c, outbox.WithStore(store))
+	require.NoError(t, err)
+	in, err := outbox.NewInspector(store)
 	require.NoError(t, err)
 	ctx := context.Background()
 	r.wc.DropAfterRead(1)
@@ -282,28 +286,32 @@ func TestOutboxWeComMaybeDeliveredIsADeadLetter(t *testing.T) {
 	require.NoError(t, err)
 	run(t, o)
 	st := waitAll(t, o, []string{lost, next}, 5*time.Second)
-	assert.Equal(t, middleware.JobMaybeDelivered, st[0].State)
-	assert.Equal(t, "maybe_delivered", st[0].Class)
-	assert.Equal(t, middleware.JobSent, st[1].State, "the lane goes on")
+	assert.Equal(t, outbox.JobMaybeDelivered, st[0].State)
+	assert.Equal(t, "maybe_delivered", st[0].LastErrorClass)
+	assert.Equal(t, outbox.JobSent, st[1].State, "the lane goes on")
 	assert.Equal(t, 2, r.wc.Requests(), "never sent twice by the Outbox")
 
-	dead, err := o.DeadLetters(ctx, 10)
+	dead, err := in.DeadLetters(ctx, 10)
 	require.NoError(t, err)
 	require.Len(t, dead, 1)
 	assert.Equal(t, lost, dead[0].ID)
 
-	require.NoError(t, o.Resend(ctx, lost))
+	require.NoError(t, in.Resend(ctx, lost))
 	s := waitAll(t, o, []string{lost}, 5*time.Second)[0]
-	assert.Equal(t, middleware.JobSent, s.State)
+	assert.Equal(t, outbox.JobSent, s.State)
 	assert.Equal(t, 3, r.wc.Requests())
-	assert.ErrorIs(t, o.Resend(ctx, lost), middleware.ErrJobNotFound, "no longer a dead letter")
-	assert.ErrorIs(t, o.Drop(ctx, lost), middleware.ErrJobNotFound)
+	assert.ErrorIs(t, in.Resend(ctx, lost), outbox.ErrNotDeadLetter, "no longer a dead letter")
+	assert.ErrorIs(t, in.Drop(ctx, lost), outbox.ErrNotDeadLetter)
+	assert.ErrorIs(t, in.Drop(ctx, "no-such-job"), outbox.ErrJobNotFound)
 }
 
 // TestOutboxDropsDeadLetters forgets a failed job for good.
 func TestOutboxDropsDeadLetters(t *testing.T) {
 	r := newOutboxRig(t, time.Minute, 20)
-	o, err := middleware.NewOutbox(r.c)
+	store := outbox.NewMemoryStore(0)
+	o, err := outbox.New(r.c, outbox.WithStore(store))
+	require.NoError(t, err)
+	in, err := outbox.NewInspector(store)
 	require.NoError(t, err)
 	ctx := context.Background()
 	r.wc.FailNext(1, 40008) // a permanent refusal: nothing delivered
@@ -311,13 +319,13 @@ func TestOutboxDropsDeadLetters(t *testing.T) {
 	require.NoError(t, err)
 	run(t, o)
 	s := waitAll(t, o, []string{id}, 5*time.Second)[0]
-	assert.Equal(t, middleware.JobFailed, s.State)
-	assert.Equal(t, "invalid_item", s.Class)
-	assert.Contains(t, s.Err, "40008")
-	require.NoError(t, o.Drop(ctx, id))
+	assert.Equal(t, outbox.JobFailed, s.State)
+	assert.Equal(t, "invalid_item", s.LastErrorClass)
+	assert.Contains(t, s.LastError, "40008")
+	require.NoError(t, in.Drop(ctx, id))
 	_, err = o.Status(ctx, id)
-	assert.ErrorIs(t, err, middleware.ErrJobNotFound)
-	dead, err := o.DeadLetters(ctx, 10)
+	assert.ErrorIs(t, err, outbox.ErrJobNotFound)
+	dead, err := in.DeadLetters(ctx, 10)
 	require.NoError(t, err)
 	assert.Empty(t, dead)
 }
@@ -327,7 +335,7 @@ func TestOutboxDropsDeadLetters(t *testing.T) {
 // the message once.
 func TestOutboxTIMResendsWithTheSameKey(t *testing.T) {
 	r := newOutboxRig(t, time.Minute, 20)
-	o, err := middleware.NewOutbox(r.c)
+	o, err := outbox.New(r.c)
 	require.NoError(t, err)
 	ctx := context.Background()
 	r.tim.DropAfterRead(3) // every attempt of the backend's own retries
@@ -335,7 +343,7 @@ func TestOutboxTIMResendsWithTheSameKey(t *testing.T) {
 	require.NoError(t, err)
 	run(t, o)
 	s := waitAll(t, o, []string{u}, 10*time.Second)[0]
-	assert.Equal(t, middleware.JobSent, s.State)
+	assert.Equal(t, outbox.JobSent, s.State)
 	assert.Equal(t, 2, s.Attempts, "one attempt lost its answer, the next was dropped as a repeat")
 	assert.Len(t, r.tim.Messages(), 1, "the user sees it once")
 	assert.Equal(t, 3, r.tim.Duplicates())
@@ -345,10 +353,10 @@ func TestOutboxTIMResendsWithTheSameKey(t *testing.T) {
 // WeCom's job becomes a dead letter, TIM's goes again under its key.
 func TestOutboxRecoversAJobLeftSending(t *testing.T) {
 	r := newOutboxRig(t, time.Minute, 20)
-	store := middleware.NewMemoryOutboxStore(0)
+	store := outbox.NewMemoryStore(0)
 	ctx := context.Background()
 	// The dead worker's Outbox queued them and marked them sending.
-	dead, err := middleware.NewOutbox(r.c, middleware.WithOutboxStore(store), middleware.WithWorkerName("dead"))
+	dead, err := outbox.New(r.c, outbox.WithStore(store), outbox.WithWorkerName("dead"))
 	require.NoError(t, err)
 	w, err := dead.Push(ctx, wecom.IM, "c", "", "", "wecom job")
 	require.NoError(t, err)
@@ -360,7 +368,7 @@ func TestOutboxRecoversAJobLeftSending(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, jobs, 3)
 	for _, j := range jobs {
-		j.State, j.Attempts, j.FirstAttempt = middleware.JobSending, 1, time.Now()
+		j.State, j.Attempts, j.FirstAttempt = outbox.JobSending, 1, time.Now()
 		if j.ID == old {
 			j.FirstAttempt = time.Now().Add(-timchat.C2CDedupWindow)
 		}
@@ -371,13 +379,13 @@ func TestOutboxRecoversAJobLeftSending(t *testing.T) {
 	_, err = r.c.Push(ctx, timchat.IM, "g1", "", "", "tim job", middleware.WithIdempotencyKey(jobs[1].Key))
 	require.NoError(t, err)
 
-	o, err := middleware.NewOutbox(r.c, middleware.WithOutboxStore(store), middleware.WithWorkerName("next"))
+	o, err := outbox.New(r.c, outbox.WithStore(store), outbox.WithWorkerName("next"))
 	require.NoError(t, err)
 	run(t, o)
 	st := waitAll(t, o, []string{w, tm, old}, 5*time.Second)
-	assert.Equal(t, middleware.JobMaybeDelivered, st[0].State, "WeCom: never resent")
-	assert.Equal(t, middleware.JobSent, st[1].State, "TIM: resent under its key")
-	assert.Equal(t, middleware.JobMaybeDelivered, st[2].State, "TIM past its dedup window: a repeat would show")
+	assert.Equal(t, outbox.JobMaybeDelivered, st[0].State, "WeCom: never resent")
+	assert.Equal(t, outbox.JobSent, st[1].State, "TIM: resent under its key")
+	assert.Equal(t, outbox.JobMaybeDelivered, st[2].State, "TIM past its dedup window: a repeat would show")
 	assert.Zero(t, r.wc.Requests())
 	assert.Len(t, r.tim.Messages(), 1, "TIM dropped the repeat")
 	assert.Equal(t, 1, r.tim.Duplicates())
@@ -388,31 +396,42 @@ func TestOutboxRecoversAJobLeftSending(t *testing.T) {
 func TestOutboxOptionsAreChecked(t *testing.T) {
 	c, err := middleware.NewClient()
 	require.NoError(t, err)
-	for _, opt := range []middleware.OutboxOption{
-		middleware.WithCoalesceAfter(-time.Second), middleware.WithSeparator(""), middleware.WithWorkers(0),
-		middleware.WithPollInterval(0), middleware.WithMaxAttempts(0), middleware.WithWorkerName(""),
-		middleware.WithOutboxStore(nil),
+	for _, opt := range []outbox.Option{
+		outbox.WithCoalesceAfter(-time.Second), outbox.WithSeparator(""), outbox.WithWorkers(0),
+		outbox.WithPollInterval(0), outbox.WithMaxAttempts(0), outbox.WithWorkerName(""),
+		outbox.WithStore(nil),
 	} {
-		_, err := middleware.NewOutbox(c, opt)
+		_, err := outbox.New(c, opt)
 		assert.ErrorIs(t, err, middleware.ErrInvalidOption)
 	}
-	_, err = middleware.NewOutbox(nil)
+	_, err = outbox.New(nil)
 	assert.ErrorIs(t, err, middleware.ErrInvalidOption)
-	o, err := middleware.NewOutbox(c)
+	o, err := outbox.New(c)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
+	defer cancel()
+	done := make(chan error, 1)
 	go func() { done <- o.Run(ctx) }()
-	// The second Run runs on a cancelled context: should it come first, it
-	// returns at once instead of blocking the test, and is tried again.
+	// The other Run runs on a cancelled context: should it come first, it
+	// returns at once and is tried again, unless the first was refused
+	// meanwhile.
 	stopped, stop := context.WithCancel(context.Background())
 	stop()
-	for err = o.Run(stopped); errors.Is(err, context.Canceled); err = o.Run(stopped) {
+	for {
+		select {
+		case err := <-done:
+			assert.True(t, err != nil && !errors.Is(err, context.Canceled), "a second Run at once is refused: %v", err)
+			return
+		default:
+		}
+		if err := o.Run(stopped); !errors.Is(err, context.Canceled) {
+			assert.Error(t, err, "a second Run at once is refused")
+			cancel()
+			assert.ErrorIs(t, <-done, context.Canceled)
+			return
+		}
 		time.Sleep(time.Millisecond)
 	}
-	assert.True(t, err != nil && !errors.Is(err, context.Canceled), "a second Run at once is refused: %v", err)
-	cancel()
-	assert.ErrorIs(t, <-done, context.Canceled)
 }
 
 // TestOutboxRecoversAMergedBatch: a merged TIM message left sending is
@@ -421,9 +440,9 @@ func TestOutboxOptionsAreChecked(t *testing.T) {
 // letters, every job of it.
 func TestOutboxRecoversAMergedBatch(t *testing.T) {
 	r := newOutboxRig(t, time.Minute, 20)
-	store := middleware.NewMemoryOutboxStore(0)
+	store := outbox.NewMemoryStore(0)
 	ctx := context.Background()
-	dead, err := middleware.NewOutbox(r.c, middleware.WithOutboxStore(store))
+	dead, err := outbox.New(r.c, outbox.WithStore(store))
 	require.NoError(t, err)
 	for _, im := range []string{timchat.IM, wecom.IM} {
 		for _, s := range []string{"a", "b", "c"} {
@@ -434,10 +453,10 @@ func TestOutboxRecoversAMergedBatch(t *testing.T) {
 	jobs, err := store.Claim(ctx, "dead", 10)
 	require.NoError(t, err)
 	require.Len(t, jobs, 6)
-	for _, batch := range [][]*middleware.OutboxJob{jobs[:3], jobs[3:]} {
+	for _, batch := range [][]*outbox.Job{jobs[:3], jobs[3:]} {
 		ids := []string{batch[0].ID, batch[1].ID, batch[2].ID}
 		for _, j := range batch {
-			j.State, j.Attempts, j.FirstAttempt, j.Batch = middleware.JobSending, 1, time.Now(), ids
+			j.State, j.Attempts, j.FirstAttempt, j.Batch = outbox.JobSending, 1, time.Now(), ids
 		}
 	}
 	require.NoError(t, store.Save(ctx, "dead", jobs))
@@ -445,7 +464,7 @@ func TestOutboxRecoversAMergedBatch(t *testing.T) {
 	_, err = r.c.Push(ctx, timchat.IM, "g1", "", "", "tim a\n\ntim b\n\ntim c", middleware.WithIdempotencyKey(jobs[0].Key))
 	require.NoError(t, err)
 
-	o, err := middleware.NewOutbox(r.c, middleware.WithOutboxStore(store))
+	o, err := outbox.New(r.c, outbox.WithStore(store))
 	require.NoError(t, err)
 	run(t, o)
 	var ids []string
@@ -454,9 +473,9 @@ func TestOutboxRecoversAMergedBatch(t *testing.T) {
 	}
 	st := waitAll(t, o, ids, 5*time.Second)
 	for i, s := range st {
-		want := middleware.JobSent
+		want := outbox.JobSent
 		if i >= 3 {
-			want = middleware.JobMaybeDelivered
+			want = outbox.JobMaybeDelivered
 		}
 		assert.Equal(t, want, s.State, "job %d", i)
 	}
@@ -470,14 +489,14 @@ func TestOutboxRecoversAMergedBatch(t *testing.T) {
 // again; it counts as an attempt, and nothing is sent twice.
 func TestOutboxRetriesWhatPasses(t *testing.T) {
 	r := newOutboxRig(t, 200*time.Millisecond, 20) // 45009 asks to wait one window
-	o, err := middleware.NewOutbox(r.c)
+	o, err := outbox.New(r.c)
 	require.NoError(t, err)
 	r.wc.FailNext(1, 45009)
 	id, err := o.Push(context.Background(), wecom.IM, "c", "", "", "after the limit", middleware.WithTimeout(100*time.Millisecond))
 	require.NoError(t, err)
 	run(t, o)
 	s := waitAll(t, o, []string{id}, 5*time.Second)[0]
-	assert.Equal(t, middleware.JobSent, s.State)
+	assert.Equal(t, outbox.JobSent, s.State)
 	assert.Equal(t, 2, s.Attempts)
 	assert.Equal(t, 2, r.wc.Requests())
 	assert.Len(t, r.wc.Messages(), 1)

@@ -1,4 +1,4 @@
-package middleware
+package outbox
 
 import (
 	"context"
@@ -14,10 +14,10 @@ import (
 func TestMemoryStoreForgetsSentJobs(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
-	m := NewMemoryOutboxStore(time.Hour)
+	m := NewMemoryStore(time.Hour)
 	m.now = func() time.Time { return now }
 	for _, id := range []string{"sent", "dead"} {
-		require.NoError(t, m.Add(ctx, &OutboxJob{JobStatus: JobStatus{ID: id, State: JobQueued}, Lane: id}))
+		require.NoError(t, m.Add(ctx, &Job{JobStatus: JobStatus{ID: id, State: JobQueued}, Lane: id}))
 	}
 	jobs, err := m.Claim(ctx, "w", 10)
 	require.NoError(t, err)

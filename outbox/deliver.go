@@ -1,0 +1,149 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/imbridge/middleware"
+)
+
+// deliver sends the head of a lane, merged with the texts behind it when
+// they may be, and records what came of it. jobs are its own copies.
+func (o *Outbox) deliver(ctx context.Context, name string, jobs []*Job) laneResult {
+	res := laneResult{lane: name}
+	a, err := o.compose(ctx, jobs)
+	res.jobs = a.jobs
+	switch {
+	case err != nil && retryable(err): // an account offline for now
+		note(a.jobs, err, time.Now())
+		return o.again(ctx, res, a, time.Now().Add(backoff(a.jobs[0].Attempts, err)))
+	case err != nil:
+		// The job cannot be read back or sent by this Client.
+		return o.finish(ctx, res, a, JobFailed, 0, err)
+	}
+	now := time.Now()
+	if a.jobs[0].State == JobSending && !a.redeliverable(now) {
+		// A worker stopped (or lost its answer) after a request may have
+		// left, and the platform would not drop a repeat now.
+		return o.finish(ctx, res, a, JobMaybeDelivered, 0,
+			fmt.Errorf("%w: a request for it may have left before its worker stopped or lost the answer", middleware.ErrMaybeDelivered))
+	}
+	for _, j := range a.jobs {
+		j.State, j.Attempts, j.Updated = JobSending, j.Attempts+1, now
+		if j.FirstAttempt.IsZero() {
+			j.FirstAttempt = now
+		}
+		j.Batch = nil
+		if len(a.jobs) > 1 {
+			j.Batch = jobIDs(a.jobs)
+		}
+	}
+	if err := o.store.Save(ctx, o.cfg.worker, a.jobs); err != nil {
+		a.restore()
+		return o.saveFailed(res, err)
+	}
+	n, err := o.c.Do(ctx, a.request())
+	return o.judge(ctx, res, a, n, err)
+}
+
+// judge records what one request came to. A refusal that proves nothing
+// left (the client's budget, a check) costs nothing; "maybe delivered" is
+// retried only where the platform drops repeats.
+func (o *Outbox) judge(ctx context.Context, res laneResult, a *attempt, n int, err error) laneResult {
+	now := time.Now()
+	var le *middleware.LimitError
+	switch {
+	case err == nil:
+		return o.finish(ctx, res, a, JobSent, n, nil)
+	case errors.As(err, &le):
+		// The client's own budget: nothing left. Wait for the slot; texts
+		// queue up behind and are merged when it frees.
+		a.restore()
+		if err := o.store.Save(ctx, o.cfg.worker, a.jobs); err != nil {
+			return o.saveFailed(res, err)
+		}
+		res.notBefore = now.Add(max(le.RetryAfter, 10*time.Millisecond))
+		return res
+	case maybeDelivered(n, err):
+		if a.redeliverable(now) && a.jobs[0].Attempts < o.cfg.maxAttempts {
+			note(a.jobs, err, now)
+			return o.again(ctx, res, a, now.Add(backoff(a.jobs[0].Attempts, err)))
+		}
+		return o.finish(ctx, res, a, JobMaybeDelivered, n, err)
+	case retryable(err) && a.jobs[0].Attempts < o.cfg.maxAttempts:
+		for i, j := range a.jobs {
+			if a.prev[i].State != JobSending { // nothing of it may have left
+				j.State, j.Batch = JobQueued, nil
+			}
+		}
+		note(a.jobs, err, now)
+		return o.again(ctx, res, a, now.Add(backoff(a.jobs[0].Attempts, err)))
+	}
+	return o.finish(ctx, res, a, JobFailed, n, err)
+}
+
+// again saves the jobs to be tried at next.
+func (o *Outbox) again(ctx context.Context, res laneResult, a *attempt, next time.Time) laneResult {
+	for _, j := range a.jobs {
+		j.NotBefore = next
+	}
+	if err := o.store.Save(ctx, o.cfg.worker, a.jobs); err != nil {
+		return o.saveFailed(res, err)
+	}
+	res.notBefore = next
+	return res
+}
+
+// finish makes the attempt's jobs final.
+func (o *Outbox) finish(ctx context.Context, res laneResult, a *attempt, state JobState, n int, err error) laneResult {
+	now := time.Now()
+	for i, j := range a.jobs {
+		j.State, j.Sent, j.Updated, j.NotBefore = state, n, now, time.Time{}
+		if state == JobFailed && a.prev[i].State == JobSending {
+			// An earlier request for it may have arrived: never "failed".
+			j.State = JobMaybeDelivered
+		}
+		j.LastErrorClass, j.LastError = "", ""
+		if err != nil {
+			note([]*Job{j}, err, now)
+		}
+	}
+	if err := saveHard(ctx, o.store, o.cfg.worker, a.jobs); err != nil {
+		return o.saveFailed(res, err)
+	}
+	res.finished = jobIDs(a.jobs)
+	return res
+}
+
+// saveHard retries a final save a few times: a store hiccup after a send
+// should not leave the job looking unsent.
+func saveHard(ctx context.Context, s Store, worker string, jobs []*Job) error {
+	var err error
+	for i := range 4 {
+		if err = s.Save(ctx, worker, jobs); err == nil || errors.Is(err, ErrClaimLost) {
+			return err
+		}
+		time.Sleep(time.Duration(50<<i) * time.Millisecond)
+	}
+	return err
+}
+
+// saveFailed lets the lane go when the store would not record a step: the
+// store's word is what the next worker acts on.
+func (o *Outbox) saveFailed(res laneResult, err error) laneResult {
+	if !errors.Is(err, ErrClaimLost) {
+		o.cfg.logger.Warn("outbox: store did not record a delivery step; the lane waits", slog.String("error", err.Error()))
+	}
+	res.lost = true // forget it here; the store hands it out again
+	return res
+}
+
+// note records err's class and text on jobs.
+func note(jobs []*Job, err error, now time.Time) {
+	for _, j := range jobs {
+		j.LastErrorClass, j.LastError, j.Updated = middleware.ErrorClass(err), err.Error(), now
+	}
+}
