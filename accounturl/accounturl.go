@@ -61,62 +61,83 @@ func Parse(id, rawURL string) (middleware.Account, error) {
 		// send unsigned.
 		return middleware.Account{}, fmt.Errorf("%w %q (%s): the settings after ? do not parse (a %% must be written %%25)", ErrConfig, id, Redact(rawURL))
 	}
-	var b middleware.Backend
-	var im string
-	switch {
-	case u.Scheme == "wecom":
-		im = wecom.IM
-		b, err = parseWeCom(u.Host, u.Query(), "")
-	case (u.Scheme == "https" || u.Scheme == "http") && strings.HasSuffix(u.Path, "/cgi-bin/webhook/send"):
-		im = wecom.IM
-		q := u.Query()
-		key := q.Get("key")
-		q.Del("key")
-		base := u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/cgi-bin/webhook/send")
-		if u.Scheme == "http" && !q.Has("base") {
-			return middleware.Account{}, fmt.Errorf("%w %q (%s): http:// would send the key unencrypted: use https://, "+
-				"or name the origin with base= (an emulator, a gateway you trust)", ErrConfig, id, Redact(rawURL))
-		}
-		b, err = parseWeCom(key, q, base)
-	case u.Scheme == "tim":
-		im = timchat.IM
-		b, err = parseTIM(u)
-	case u.Scheme == "dingtalk":
-		im = dingtalk.IM
-		b, err = parseDingTalk(u.Host, u.Query(), "")
-	case (u.Scheme == "https" || u.Scheme == "http") && strings.HasSuffix(u.Path, "/robot/send"):
-		im = dingtalk.IM
-		q := u.Query()
-		token := q.Get("access_token")
-		q.Del("access_token")
-		if u.Scheme == "http" && !q.Has("base") {
-			return middleware.Account{}, fmt.Errorf("%w %q (%s): http:// would send the token unencrypted: use https://, "+
-				"or name the origin with base=", ErrConfig, id, Redact(rawURL))
-		}
-		b, err = parseDingTalk(token, q, u.Scheme+"://"+u.Host+strings.TrimSuffix(u.Path, "/robot/send"))
-	case u.Scheme == "feishu" || u.Scheme == "lark":
-		im = feishu.IM
-		base := ""
-		if u.Scheme == "lark" {
-			base = feishu.LarkBaseURL
-		}
-		b, err = parseFeishu(u.Host, u.Query(), base)
-	case (u.Scheme == "https" || u.Scheme == "http") && strings.Contains(u.Path, feishuHook):
-		im = feishu.IM
-		i := strings.Index(u.Path, feishuHook)
-		q := u.Query()
-		if u.Scheme == "http" && !q.Has("base") {
-			return middleware.Account{}, fmt.Errorf("%w %q (%s): http:// would send the hook id unencrypted: use https://, "+
-				"or name the origin with base=", ErrConfig, id, Redact(rawURL))
-		}
-		b, err = parseFeishu(u.Path[i+len(feishuHook):], q, u.Scheme+"://"+u.Host+u.Path[:i])
-	default:
+	im, b, err := open(u)
+	if errors.Is(err, errScheme) {
 		return middleware.Account{}, fmt.Errorf("%w %q: %s is not a wecom://, tim://, dingtalk://, feishu://, lark:// or webhook URL", ErrConfig, id, Redact(rawURL))
 	}
 	if err != nil {
 		return middleware.Account{}, fmt.Errorf("%w %q (%s): %w", ErrConfig, id, Redact(rawURL), err)
 	}
 	return middleware.Account{ID: id, IM: im, Backend: b}, nil
+}
+
+// errScheme is open's word for a URL that names no platform.
+var errScheme = errors.New("no platform's URL")
+
+// open makes the backend a URL names, and returns its IM.
+func open(u *url.URL) (string, middleware.Backend, error) {
+	var b middleware.Backend
+	var err error
+	switch u.Scheme {
+	case "wecom":
+		b, err = parseWeCom(u.Host, u.Query(), "")
+		return wecom.IM, b, err
+	case "tim":
+		b, err = parseTIM(u)
+		return timchat.IM, b, err
+	case "dingtalk":
+		b, err = parseDingTalk(u.Host, u.Query(), "")
+		return dingtalk.IM, b, err
+	case "feishu", "lark":
+		base := ""
+		if u.Scheme == "lark" {
+			base = feishu.LarkBaseURL
+		}
+		b, err = parseFeishu(u.Host, u.Query(), base)
+		return feishu.IM, b, err
+	case "https", "http":
+		return openWebhook(u)
+	}
+	return "", nil, errScheme
+}
+
+// openWebhook makes the backend of a platform's own webhook URL. Plain
+// http is refused unless base= names the origin (an emulator, a gateway
+// you trust): it would send the secret unencrypted.
+func openWebhook(u *url.URL) (string, middleware.Backend, error) {
+	q := u.Query()
+	origin := u.Scheme + "://" + u.Host
+	var im, secret, what string
+	switch {
+	case strings.HasSuffix(u.Path, "/cgi-bin/webhook/send"):
+		im, secret, what = wecom.IM, q.Get("key"), "the key"
+		q.Del("key")
+		origin += strings.TrimSuffix(u.Path, "/cgi-bin/webhook/send")
+	case strings.HasSuffix(u.Path, "/robot/send"):
+		im, secret, what = dingtalk.IM, q.Get("access_token"), "the token"
+		q.Del("access_token")
+		origin += strings.TrimSuffix(u.Path, "/robot/send")
+	case strings.Contains(u.Path, feishuHook):
+		i := strings.Index(u.Path, feishuHook)
+		im, secret, what = feishu.IM, u.Path[i+len(feishuHook):], "the hook id"
+		origin += u.Path[:i]
+	default:
+		return "", nil, errScheme
+	}
+	if u.Scheme == "http" && !q.Has("base") {
+		return "", nil, fmt.Errorf("http:// would send %s unencrypted: use https://, or name the origin with base= (an emulator, a gateway you trust)", what)
+	}
+	var b middleware.Backend
+	var err error
+	switch im {
+	case wecom.IM:
+		b, err = parseWeCom(secret, q, origin)
+	case dingtalk.IM:
+		b, err = parseDingTalk(secret, q, origin)
+	default:
+		b, err = parseFeishu(secret, q, origin)
+	}
+	return im, b, err
 }
 
 func parseWeCom(key string, q url.Values, base string) (middleware.Backend, error) {

@@ -241,10 +241,8 @@ func parseToken(s string) (token, base string, err error) {
 		}
 		base = DefaultBaseURL
 	}
-	for _, r := range s {
-		if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return "", "", errors.New("dingtalk: the access token may hold only letters, digits, '-' and '_'")
-		}
+	if !hook.TokenChars(s) {
+		return "", "", errors.New("dingtalk: the access token may hold only letters, digits, '-' and '_'")
 	}
 	if len(s) < minTokenLen {
 		return "", "", fmt.Errorf("dingtalk: the access token is shorter than %d characters", minTokenLen)

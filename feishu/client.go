@@ -255,10 +255,8 @@ func parseHook(s string) (id, base string, err error) {
 		}
 		base = DefaultBaseURL
 	}
-	for _, r := range s {
-		if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return "", "", errors.New("feishu: the hook id may hold only letters, digits, '-' and '_'")
-		}
+	if !hook.TokenChars(s) {
+		return "", "", errors.New("feishu: the hook id may hold only letters, digits, '-' and '_'")
 	}
 	if len(s) < minHookLen {
 		return "", "", fmt.Errorf("feishu: the hook id is shorter than %d characters", minHookLen)

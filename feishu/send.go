@@ -98,13 +98,8 @@ func kindOf(msg *middleware.Message, o *Options, hasMention bool) (string, error
 		if o.ShareChat != "" {
 			kind = "share_chat"
 		}
-		switch {
-		case !oneText:
-			return "", fmt.Errorf("%w: feishu: %s is a Push of no content, not of media or mixed items", middleware.ErrUnsupported, asked[0])
-		case msg.Items[0].Text != msg.Title:
-			return "", fmt.Errorf("%w: feishu: %s carries its own text: give the push a title and no content", middleware.ErrInvalidOption, asked[0])
-		case hasMention:
-			return "", fmt.Errorf("%w: feishu: mentions go in the card's own lark_md, not in a %s option", middleware.ErrUnsupported, asked[0])
+		if err := checkCardPush(msg, asked[0], oneText, hasMention); err != nil {
+			return "", err
 		}
 	case o.Markdown:
 		if !oneText {
@@ -120,6 +115,20 @@ func kindOf(msg *middleware.Message, o *Options, hasMention bool) (string, error
 		return "", fmt.Errorf("%w: feishu: Language sets a post's language, and this push is a %s", middleware.ErrInvalidOption, kind)
 	}
 	return kind, nil
+}
+
+// checkCardPush refuses what a card or share_chat push cannot carry: it
+// takes no content of its own, no media and no mentions.
+func checkCardPush(msg *middleware.Message, kind string, oneText, hasMention bool) error {
+	switch {
+	case !oneText:
+		return fmt.Errorf("%w: feishu: %s is a Push of no content, not of media or mixed items", middleware.ErrUnsupported, kind)
+	case msg.Items[0].Text != msg.Title:
+		return fmt.Errorf("%w: feishu: %s carries its own text: give the push a title and no content", middleware.ErrInvalidOption, kind)
+	case hasMention:
+		return fmt.Errorf("%w: feishu: mentions go in the card's own lark_md, not in a %s option", middleware.ErrUnsupported, kind)
+	}
+	return nil
 }
 
 // checkMedia refuses what a custom bot cannot send: images without an app,

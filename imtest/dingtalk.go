@@ -180,29 +180,35 @@ type dingTalkBody struct {
 		MessageURL string `json:"messageUrl"`
 		PicURL     string `json:"picUrl"`
 	} `json:"link"`
-	ActionCard *struct {
-		Title       string `json:"title"`
-		Text        string `json:"text"`
-		SingleTitle string `json:"singleTitle"`
-		SingleURL   string `json:"singleURL"`
-		Btns        []struct {
-			Title     string `json:"title"`
-			ActionURL string `json:"actionURL"`
-		} `json:"btns"`
-	} `json:"actionCard"`
-	FeedCard *struct {
-		Links []struct {
-			Title      string `json:"title"`
-			MessageURL string `json:"messageURL"`
-			PicURL     string `json:"picURL"`
-		} `json:"links"`
-	} `json:"feedCard"`
-	At *struct {
+	ActionCard *dingActionCard `json:"actionCard"`
+	FeedCard   *dingFeedCard   `json:"feedCard"`
+	At         *struct {
 		AtMobiles []string `json:"atMobiles"`
 		AtUserIDs []string `json:"atUserIds"`
 		IsAtAll   bool     `json:"isAtAll"`
 	} `json:"at"`
 	MsgUUID string `json:"msgUuid"`
+}
+
+// dingActionCard is an actionCard body.
+type dingActionCard struct {
+	Title       string `json:"title"`
+	Text        string `json:"text"`
+	SingleTitle string `json:"singleTitle"`
+	SingleURL   string `json:"singleURL"`
+	Btns        []struct {
+		Title     string `json:"title"`
+		ActionURL string `json:"actionURL"`
+	} `json:"btns"`
+}
+
+// dingFeedCard is a feedCard body.
+type dingFeedCard struct {
+	Links []struct {
+		Title      string `json:"title"`
+		MessageURL string `json:"messageURL"`
+		PicURL     string `json:"picURL"`
+	} `json:"links"`
 }
 
 // send checks a request the way DingTalk does, in its order: token,
@@ -264,49 +270,84 @@ func (d *DingTalk) checkSign(ts, sign string) (int, string) {
 // and returns what a reader of the group would see.
 func decodeDing(b *dingTalkBody) (DingTalkMessage, bool) {
 	m := DingTalkMessage{Type: b.MsgType, MsgUUID: b.MsgUUID}
-	switch {
-	case b.MsgType == "text" && b.Text != nil && b.Text.Content != "":
-		m.Text = b.Text.Content
-	case b.MsgType == "markdown" && b.Markdown != nil && b.Markdown.Title != "" && b.Markdown.Text != "":
-		m.Title, m.Text = b.Markdown.Title, b.Markdown.Text
-	case b.MsgType == "link" && b.Link != nil && b.Link.Title != "" && b.Link.Text != "" && b.Link.MessageURL != "":
-		m.Title, m.Text = b.Link.Title, b.Link.Text
-	case b.MsgType == "actionCard" && b.ActionCard != nil && b.ActionCard.Title != "" && b.ActionCard.Text != "":
-		ac := b.ActionCard
-		m.Title, m.Text = ac.Title, ac.Text
-		if ac.SingleTitle != "" && ac.SingleURL != "" {
-			m.Buttons = 1
-			break
+	ok := false
+	switch b.MsgType {
+	case "text":
+		ok = b.Text != nil && b.Text.Content != ""
+		if ok {
+			m.Text = b.Text.Content
 		}
-		for _, btn := range ac.Btns {
-			if btn.Title == "" || btn.ActionURL == "" {
-				return m, false
-			}
+	case "markdown":
+		ok = b.Markdown != nil && b.Markdown.Title != "" && b.Markdown.Text != ""
+		if ok {
+			m.Title, m.Text = b.Markdown.Title, b.Markdown.Text
 		}
-		m.Buttons = len(ac.Btns)
-		if m.Buttons == 0 {
-			return m, false
+	case "link":
+		ok = b.Link != nil && b.Link.Title != "" && b.Link.Text != "" && b.Link.MessageURL != ""
+		if ok {
+			m.Title, m.Text = b.Link.Title, b.Link.Text
 		}
-	case b.MsgType == "feedCard" && b.FeedCard != nil && len(b.FeedCard.Links) > 0:
-		for _, l := range b.FeedCard.Links {
-			if l.Title == "" || l.MessageURL == "" || l.PicURL == "" {
-				return m, false
-			}
-			m.Text += l.Title + "\n"
-		}
-		m.Links = len(b.FeedCard.Links)
-	default:
+	case "actionCard":
+		ok = decodeActionCard(b.ActionCard, &m)
+	case "feedCard":
+		ok = decodeFeedCard(b.FeedCard, &m)
+	}
+	if !ok {
 		return m, false
 	}
 	if b.At != nil && (b.MsgType == "text" || b.MsgType == "markdown") {
 		m.AtMobiles, m.AtUserIDs, m.AtAll = b.At.AtMobiles, b.At.AtUserIDs, b.At.IsAtAll
-		for _, id := range append(append([]string(nil), m.AtMobiles...), m.AtUserIDs...) {
-			if strings.Contains(m.Text, "@"+id) {
-				m.Notified = append(m.Notified, id)
-			}
-		}
+		m.Notified = notified(m.Text, append(append([]string(nil), m.AtMobiles...), m.AtUserIDs...))
 	}
 	return m, true
+}
+
+// notified returns the ids DingTalk would notify: those whose "@id" the
+// text holds.
+func notified(text string, ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if strings.Contains(text, "@"+id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// decodeActionCard checks an actionCard: a title, a text, and one button
+// (singleTitle and singleURL) or several, each with a title and a URL.
+func decodeActionCard(ac *dingActionCard, m *DingTalkMessage) bool {
+	if ac == nil || ac.Title == "" || ac.Text == "" {
+		return false
+	}
+	m.Title, m.Text = ac.Title, ac.Text
+	if ac.SingleTitle != "" && ac.SingleURL != "" {
+		m.Buttons = 1
+		return true
+	}
+	for _, btn := range ac.Btns {
+		if btn.Title == "" || btn.ActionURL == "" {
+			return false
+		}
+	}
+	m.Buttons = len(ac.Btns)
+	return m.Buttons > 0
+}
+
+// decodeFeedCard checks a feedCard: links, each with a title, a URL and a
+// picture.
+func decodeFeedCard(fc *dingFeedCard, m *DingTalkMessage) bool {
+	if fc == nil || len(fc.Links) == 0 {
+		return false
+	}
+	for _, l := range fc.Links {
+		if l.Title == "" || l.MessageURL == "" || l.PicURL == "" {
+			return false
+		}
+		m.Text += l.Title + "\n"
+	}
+	m.Links = len(fc.Links)
+	return true
 }
 
 func containsAny(s string, words []string) bool {

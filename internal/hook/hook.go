@@ -122,3 +122,16 @@ const Margin = 20 // 1/20: 3 s of a minute
 func Budget(scope, name string, limit int, window time.Duration) middleware.Budget {
 	return middleware.Budget{Key: scope + ":" + name, Limit: limit, Window: window + window/Margin}
 }
+
+// TokenChars reports whether s holds only ASCII letters, digits, '-' and
+// '_': what the platforms' webhook tokens and hook ids are made of, so
+// that a token pasted with a stray character is refused before it is
+// sent anywhere.
+func TokenChars(s string) bool {
+	for _, r := range s {
+		if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
