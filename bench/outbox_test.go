@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/imbridge/middleware"
-	"github.com/imbridge/middleware/outbox"
 	"github.com/imbridge/middleware/imtest"
+	"github.com/imbridge/middleware/outbox"
 	"github.com/imbridge/middleware/wecom"
 )
 

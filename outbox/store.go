@@ -32,4 +32,3 @@ type Store interface {
 	// Drop forgets dead letter id, or returns ErrJobNotFound.
 	Drop(ctx context.Context, id string) error
 }
-

@@ -34,7 +34,7 @@ func BenchmarkPacedPush(b *testing.B) {
 					rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{redisAddr(b)}})
 					defer rdb.Close()
 					rdb.AddHook(&cc)
-					opts = append(opts, wecom.WithLimiter(NewLimiter(rdb, WithPrefix(prefix(b)))))
+					opts = append(opts, wecom.WithLimiter(newLimiter(b, rdb, WithPrefix(prefix(b)))))
 				}
 				bot, err := wecom.New(wc.Key, opts...)
 				if err != nil {

@@ -66,11 +66,15 @@ type Limiter struct {
 	health *health
 }
 
-// NewLimiter returns a Limiter on rdb.
-func NewLimiter(rdb redis.UniversalClient, opts ...Option) *Limiter {
-	cfg := newConfig(opts)
+// NewLimiter returns a Limiter on rdb. A nil rdb or a bad option is
+// middleware.ErrInvalidOption.
+func NewLimiter(rdb redis.UniversalClient, opts ...Option) (*Limiter, error) {
+	cfg, err := newConfig(rdb, opts)
+	if err != nil {
+		return nil, err
+	}
 	return &Limiter{rdb: rdb, cfg: cfg, local: middleware.NewMemoryLimiter(cfg.now),
-		health: newHealth(cfg, "rate limiter")}
+		health: newHealth(cfg, "rate limiter")}, nil
 }
 
 // Reserve books one send against every budget in one round trip to Redis;

@@ -25,7 +25,7 @@ func TestLimiterSharesOneBudget(t *testing.T) {
 	rdb, p := client(t), prefix(t)
 	// Generous bounds: a loaded machine must not turn a slow answer into
 	// the fallback.
-	a, b := NewLimiter(rdb, WithPrefix(p), WithTimeout(10*time.Second)), NewLimiter(rdb, WithPrefix(p), WithTimeout(10*time.Second))
+	a, b := newLimiter(t, rdb, WithPrefix(p), WithTimeout(10*time.Second)), newLimiter(t, rdb, WithPrefix(p), WithTimeout(10*time.Second))
 	budget := []middleware.Budget{{Key: "{wecom:x}:chat:1", Limit: 5, Window: time.Minute}}
 	var booked atomic.Int32
 	var wg sync.WaitGroup
@@ -54,7 +54,7 @@ func TestLimiterSharesOneBudget(t *testing.T) {
 func TestLimiterSlidingWindowAndCancel(t *testing.T) {
 	t.Parallel()
 	rdb, p := client(t), prefix(t)
-	l := NewLimiter(rdb, WithPrefix(p), WithTimeout(10*time.Second))
+	l := newLimiter(t, rdb, WithPrefix(p), WithTimeout(10*time.Second))
 	ctx := context.Background()
 	chat := middleware.Budget{Key: "{b}:chat", Limit: 2, Window: 10 * time.Second}
 	bot := middleware.Budget{Key: "{b}:bot", Limit: 3, Window: 10 * time.Second}
@@ -100,7 +100,7 @@ func TestOneRoundTripPerPush(t *testing.T) {
 	// A generous bound: a loaded machine must not turn a slow answer into
 	// the fallback, which asks Redis nothing.
 	bot, err := wecom.New(wc.Key, wecom.WithBaseURL(wc.URL), wecom.WithRateLimit(1000),
-		wecom.WithLimiter(NewLimiter(rdb, WithPrefix(prefix(t)), WithTimeout(10*time.Second))))
+		wecom.WithLimiter(newLimiter(t, rdb, WithPrefix(prefix(t)), WithTimeout(10*time.Second))))
 	require.NoError(t, err)
 	c, err := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "b", IM: wecom.IM, Backend: bot}))
 	require.NoError(t, err)
@@ -143,7 +143,7 @@ func TestRedisOutageFallsBackLocal(t *testing.T) {
 	wc := imtest.NewWeCom(imtest.WithWeComRate(0))
 	t.Cleanup(wc.Close)
 	bot, err := wecom.New(wc.Key, wecom.WithBaseURL(wc.URL), wecom.WithRateLimit(1000),
-		wecom.WithLimiter(NewLimiter(rdb, WithPrefix(prefix(t)), WithLogger(slog.New(logs)),
+		wecom.WithLimiter(newLimiter(t, rdb, WithPrefix(prefix(t)), WithLogger(slog.New(logs)),
 			WithTimeout(time.Second), WithRetryAfterOutage(2*time.Second))))
 	require.NoError(t, err)
 	c, err := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "b", IM: wecom.IM, Backend: bot}))
@@ -196,7 +196,7 @@ func TestRedisOutageRefuses(t *testing.T) {
 	wc := imtest.NewWeCom(imtest.WithWeComRate(0))
 	t.Cleanup(wc.Close)
 	bot, err := wecom.New(wc.Key, wecom.WithBaseURL(wc.URL), wecom.WithRateLimit(1000),
-		wecom.WithLimiter(NewLimiter(rdb, WithPrefix(prefix(t)), WithFallback(FallbackRefuse))))
+		wecom.WithLimiter(newLimiter(t, rdb, WithPrefix(prefix(t)), WithFallback(FallbackRefuse))))
 	require.NoError(t, err)
 	c, err := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "b", IM: wecom.IM, Backend: bot}))
 	require.NoError(t, err)
@@ -216,7 +216,7 @@ func TestRedisOutageRefuses(t *testing.T) {
 func TestMediaCacheLock(t *testing.T) {
 	t.Parallel()
 	rdb, p := client(t), prefix(t)
-	a, b := NewMediaCache(rdb, WithPrefix(p)), NewMediaCache(rdb, WithPrefix(p))
+	a, b := newMediaCache(t, rdb, WithPrefix(p)), newMediaCache(t, rdb, WithPrefix(p))
 	ctx := context.Background()
 	unlock, ok, err := a.Lock(ctx, "k", time.Minute)
 	require.NoError(t, err)
@@ -253,17 +253,41 @@ func TestMediaCacheLock(t *testing.T) {
 // picked either case at random).
 func TestBoundedKeepsAnswers(t *testing.T) {
 	t.Parallel()
-	c := newConfig([]Option{WithTimeout(time.Second)})
+	c, err := newConfig(redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"127.0.0.1:1"}}), []Option{WithTimeout(time.Second)})
+	require.NoError(t, err)
 	for range 2000 {
 		require.NoError(t, c.bounded(context.Background(), func(context.Context) error { return nil }))
 	}
 	// A hung server, and a client that does not heed contexts (go-redis
 	// without ContextTimeoutEnabled): f returns only after bounded did.
 	release := make(chan struct{})
-	err := c.bounded(context.Background(), func(context.Context) error {
+	err = c.bounded(context.Background(), func(context.Context) error {
 		<-release
 		return nil
 	})
 	close(release)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// TestBadOptionsAreRefused: a value an option cannot take is an error of
+// every constructor, naming the option, never ignored.
+func TestBadOptionsAreRefused(t *testing.T) {
+	t.Parallel()
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"127.0.0.1:1"}})
+	defer rdb.Close()
+	for name, opt := range map[string]Option{
+		"WithPrefix": WithPrefix(""), "WithFallback": WithFallback(7), "WithTimeout": WithTimeout(0),
+		"WithRetryAfterOutage": WithRetryAfterOutage(-time.Second), "WithShards": WithShards(0),
+		"WithClaimTimeout": WithClaimTimeout(0), "WithRetention": WithRetention(-1),
+	} {
+		_, err := NewLimiter(rdb, opt)
+		require.ErrorIs(t, err, middleware.ErrInvalidOption, name)
+		assert.Contains(t, err.Error(), name)
+		_, err = NewMediaCache(rdb, opt)
+		require.ErrorIs(t, err, middleware.ErrInvalidOption, name)
+		_, err = NewOutboxStore(context.Background(), rdb, opt)
+		require.ErrorIs(t, err, middleware.ErrInvalidOption, name)
+	}
+	_, err := NewLimiter(nil)
+	require.ErrorIs(t, err, middleware.ErrInvalidOption)
 }

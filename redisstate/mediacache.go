@@ -40,10 +40,14 @@ type MediaCache struct {
 	health *health
 }
 
-// NewMediaCache returns a MediaCache on rdb.
-func NewMediaCache(rdb redis.UniversalClient, opts ...Option) *MediaCache {
-	cfg := newConfig(opts)
-	return &MediaCache{rdb: rdb, cfg: cfg, health: newHealth(cfg, "media cache")}
+// NewMediaCache returns a MediaCache on rdb. A nil rdb or a bad option is
+// middleware.ErrInvalidOption.
+func NewMediaCache(rdb redis.UniversalClient, opts ...Option) (*MediaCache, error) {
+	cfg, err := newConfig(rdb, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &MediaCache{rdb: rdb, cfg: cfg, health: newHealth(cfg, "media cache")}, nil
 }
 
 // key names an entry by a hash of wecom's cache key (which holds the file

@@ -50,7 +50,16 @@ func runChild(role string) int {
 	defer rdb.Close()
 	// A generous bound on Redis calls: these tests are about sharing, and
 	// a loaded CI machine must not make a child fall back to its own limiter.
-	limits := NewLimiter(rdb, WithPrefix(env("PREFIX")), WithTimeout(5*time.Second))
+	limits, err := NewLimiter(rdb, WithPrefix(env("PREFIX")), WithTimeout(5*time.Second))
+	if err != nil {
+		fmt.Println(err)
+		return 2
+	}
+	media, err := NewMediaCache(rdb, WithPrefix(env("PREFIX")), WithTimeout(5*time.Second))
+	if err != nil {
+		fmt.Println(err)
+		return 2
+	}
 	var backend middleware.Backend
 	im := wecom.IM
 	switch role {
@@ -58,7 +67,7 @@ func runChild(role string) int {
 		window, _ := time.ParseDuration(env("WINDOW"))
 		bot, err := wecom.New(env("WECOM_KEY"), wecom.WithBaseURL(env("WECOM_URL")), wecom.WithRateLimit(atoi("BUDGET")),
 			wecom.WithRateWindow(window), wecom.WithLimiter(limits), wecom.WithRetry(1, 0),
-			wecom.WithMediaCache(NewMediaCache(rdb, WithPrefix(env("PREFIX")), WithTimeout(5*time.Second))))
+			wecom.WithMediaCache(media))
 		if err != nil {
 			fmt.Println(err)
 			return 2

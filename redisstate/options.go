@@ -2,8 +2,13 @@ package redisstate
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/imbridge/middleware"
 )
 
 // Fallback is what the limiter does while Redis cannot answer.
@@ -20,8 +25,10 @@ const (
 )
 
 // Option configures NewLimiter, NewMediaCache and NewOutboxStore; each
-// ignores the options that are not its own.
-type Option func(*config)
+// ignores the options that are not its own. An option given a value it
+// cannot take (an empty prefix, a timeout <= 0) makes the constructor
+// return middleware.ErrInvalidOption, naming it.
+type Option func(*config) error
 
 type config struct {
 	prefix   string
@@ -36,51 +43,88 @@ type config struct {
 	retention    time.Duration // outbox store
 }
 
-func newConfig(opts []Option) config {
+func newConfig(rdb redis.UniversalClient, opts []Option) (config, error) {
+	if rdb == nil {
+		return config{}, fmt.Errorf("%w: redisstate: nil Redis client", middleware.ErrInvalidOption)
+	}
 	c := config{prefix: "imbridge", timeout: 200 * time.Millisecond, cooldown: time.Second, now: time.Now,
 		shards: 4, claimTimeout: 30 * time.Second, retention: 24 * time.Hour}
 	for _, o := range opts {
-		if o != nil {
-			o(&c)
+		if o == nil {
+			continue
+		}
+		if err := o(&c); err != nil {
+			return config{}, err
 		}
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
-	return c
+	return c, nil
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: redisstate: "+format, append([]any{middleware.ErrInvalidOption}, args...)...)
+}
+
+// positive is the body of the options that take a positive duration.
+func positive(name string, d time.Duration, set func()) error {
+	if d <= 0 {
+		return invalid("%s(%s): must be positive", name, d)
+	}
+	set()
+	return nil
 }
 
 // WithPrefix starts every key with p, to share one Redis between
-// environments. Default: "imbridge".
-func WithPrefix(p string) Option { return func(c *config) { c.prefix = p } }
+// environments. Empty is ErrInvalidOption. Default: "imbridge".
+func WithPrefix(p string) Option {
+	return func(c *config) error {
+		if p == "" {
+			return invalid("WithPrefix(\"\"): keys would collide with every other prefix's")
+		}
+		c.prefix = p
+		return nil
+	}
+}
 
-// WithFallback sets what the limiter does while Redis cannot answer.
-// Default: FallbackLocal.
-func WithFallback(f Fallback) Option { return func(c *config) { c.fallback = f } }
+// WithFallback sets what the limiter does while Redis cannot answer. A
+// value that is neither is ErrInvalidOption. Default: FallbackLocal.
+func WithFallback(f Fallback) Option {
+	return func(c *config) error {
+		if f != FallbackLocal && f != FallbackRefuse {
+			return invalid("WithFallback(%d): not a Fallback", f)
+		}
+		c.fallback = f
+		return nil
+	}
+}
 
 // WithLogger gets a record when Redis stops answering and when it answers
-// again: once per outage, never per push. Default: discarded.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+// again: once per outage, never per push. nil discards them. Default:
+// discarded.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		c.logger = l
+		return nil
+	}
+}
 
 // WithTimeout bounds each Redis call, on top of the push's own deadline, so
 // that a slow Redis costs a push at most d before the fallback applies.
-// Default: 200 ms.
+// d <= 0 is ErrInvalidOption. Default: 200 ms.
 func WithTimeout(d time.Duration) Option {
-	return func(c *config) {
-		if d > 0 {
-			c.timeout = d
-		}
+	return func(c *config) error {
+		return positive("WithTimeout", d, func() { c.timeout = d })
 	}
 }
 
 // WithRetryAfterOutage sets how long Redis is left alone after a failure
 // before it is asked again, so that a dead server costs one timeout per
-// period, not one per push. Default: a second.
+// period, not one per push. d <= 0 is ErrInvalidOption. Default: a second.
 func WithRetryAfterOutage(d time.Duration) Option {
-	return func(c *config) {
-		if d > 0 {
-			c.cooldown = d
-		}
+	return func(c *config) error {
+		return positive("WithRetryAfterOutage", d, func() { c.cooldown = d })
 	}
 }
 
@@ -110,12 +154,15 @@ func (c config) bounded(ctx context.Context, f func(ctx context.Context) error) 
 
 // WithShards spreads an outbox's lanes over n streams, each delivered by
 // one worker at a time: more shards let more replicas deliver at once.
-// Every process of one outbox must use the same n. Default: 4.
+// Every process of one outbox must use the same n. n < 1 is
+// ErrInvalidOption. Default: 4.
 func WithShards(n int) Option {
-	return func(c *config) {
-		if n > 0 {
-			c.shards = n
+	return func(c *config) error {
+		if n < 1 {
+			return invalid("WithShards(%d): at least 1", n)
 		}
+		c.shards = n
+		return nil
 	}
 }
 
@@ -124,22 +171,19 @@ func WithShards(n int) Option {
 // worker takes them. Workers renew at every poll, so it must be well
 // above the Outbox's poll interval and any one push's timeout. Keep it
 // under TIM's dedup window (120 s) if TIM messages are to be resent
-// rather than marked maybe delivered. Default: 30 s.
+// rather than marked maybe delivered. d <= 0 is ErrInvalidOption.
+// Default: 30 s.
 func WithClaimTimeout(d time.Duration) Option {
-	return func(c *config) {
-		if d > 0 {
-			c.claimTimeout = d
-		}
+	return func(c *config) error {
+		return positive("WithClaimTimeout", d, func() { c.claimTimeout = d })
 	}
 }
 
 // WithRetention sets how long an outbox keeps a sent job's status for
 // Outbox.Status and Wait. Dead letters stay until resent or dropped.
-// Default: 24 h.
+// d <= 0 is ErrInvalidOption. Default: 24 h.
 func WithRetention(d time.Duration) Option {
-	return func(c *config) {
-		if d > 0 {
-			c.retention = d
-		}
+	return func(c *config) error {
+		return positive("WithRetention", d, func() { c.retention = d })
 	}
 }

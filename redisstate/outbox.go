@@ -20,9 +20,16 @@ var _ outbox.Store = (*OutboxStore)(nil)
 // group is the consumer group of every shard's stream.
 const group = "workers"
 
+// What leaseScript answers.
+const (
+	leaseHeldByOther = 0 // another worker holds the lease
+	leaseRenewed     = 1 // the worker held it, and holds it longer now
+	leaseTaken       = 2 // the lease was free, and the worker took it
+)
+
 // leaseScript renews or takes a shard's lease for a worker: KEYS[1] the
-// lease, ARGV the worker and the claim timeout in ms. It answers 1 when
-// the worker held it, 2 when it just took it, 0 when another holds it.
+// lease, ARGV the worker and the claim timeout in ms. It answers
+// leaseRenewed, leaseTaken or leaseHeldByOther.
 var leaseScript = redis.NewScript(`
 local owner = redis.call('GET', KEYS[1])
 if owner == ARGV[1] then
@@ -43,18 +50,18 @@ return 1
 // saveScript writes jobs of one shard, fenced by its lease. KEYS: the
 // lease, the stream, the dead-letter set, then one key per job. ARGV: the
 // worker, the retention of finished jobs (ms), now (ms), the claim timeout
-// (ms), then per job its id, JSON, what to do ("keep", "done" or "dead")
-// and its stream entry. It answers 0, writing nothing, if the worker lost
-// the lease.
+// (ms), the consumer group, then per job its id, JSON, what to do ("keep",
+// "done" or "dead") and its stream entry. It answers 0, writing nothing,
+// if the worker lost the lease.
 var saveScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local n = (#ARGV - 4) / 4
+local n = (#ARGV - 5) / 4
 for i = 1, n do
-  local id, doc, mode, ref = ARGV[1 + 4 * i], ARGV[2 + 4 * i], ARGV[3 + 4 * i], ARGV[4 + 4 * i]
+  local id, doc, mode, ref = ARGV[2 + 4 * i], ARGV[3 + 4 * i], ARGV[4 + 4 * i], ARGV[5 + 4 * i]
   local key = KEYS[3 + i]
   redis.call('SET', key, doc)
   if mode ~= 'keep' then
-    redis.call('XACK', KEYS[2], 'workers', ref)
+    redis.call('XACK', KEYS[2], ARGV[5], ref)
     redis.call('XDEL', KEYS[2], ref)
     if mode == 'done' then
       redis.call('PEXPIRE', key, ARGV[2])
@@ -103,7 +110,10 @@ type OutboxStore struct {
 // NewOutboxStore returns an outbox store on rdb. Options: WithPrefix (one
 // outbox per prefix), WithShards, WithClaimTimeout, WithRetention.
 func NewOutboxStore(ctx context.Context, rdb redis.UniversalClient, opts ...Option) (*OutboxStore, error) {
-	cfg := newConfig(opts)
+	cfg, err := newConfig(rdb, opts)
+	if err != nil {
+		return nil, err
+	}
 	s := &OutboxStore{rdb: rdb, cfg: cfg, base: cfg.prefix + ":outbox:{" + cfg.prefix + "}"}
 	for i := range cfg.shards {
 		if err := s.ensureGroup(ctx, i); err != nil {
@@ -169,14 +179,14 @@ func (s *OutboxStore) Claim(ctx context.Context, worker string, limit int) ([]*o
 }
 
 func (s *OutboxStore) claimShard(ctx context.Context, worker string, shard, max int) ([]*outbox.Job, error) {
-	held, err := leaseScript.Run(ctx, s.rdb, []string{s.lease(shard)}, worker, s.cfg.claimTimeout.Milliseconds()).Int()
-	if err != nil || held == 0 {
+	lease, err := leaseScript.Run(ctx, s.rdb, []string{s.lease(shard)}, worker, s.cfg.claimTimeout.Milliseconds()).Int()
+	if err != nil || lease == leaseHeldByOther {
 		return nil, err
 	}
 	// What others left pending: all of it when the lease is new, else
 	// what a stale owner read after its lease ran out.
 	minIdle := s.cfg.claimTimeout
-	if held == 2 {
+	if lease == leaseTaken {
 		minIdle = 0
 	}
 	var entries []redis.XMessage
@@ -257,7 +267,7 @@ func (s *OutboxStore) Save(ctx context.Context, worker string, jobs []*outbox.Jo
 	now := time.Now().UnixMilli()
 	for sh, js := range byShard {
 		keys := []string{s.lease(sh), s.stream(sh), s.dead()}
-		args := []any{worker, s.cfg.retention.Milliseconds(), now, s.cfg.claimTimeout.Milliseconds()}
+		args := []any{worker, s.cfg.retention.Milliseconds(), now, s.cfg.claimTimeout.Milliseconds(), group}
 		for _, j := range js {
 			doc, err := json.Marshal(j)
 			if err != nil {
@@ -311,27 +321,45 @@ func (s *OutboxStore) Job(ctx context.Context, id string) (*outbox.Job, error) {
 	return &j, nil
 }
 
-// DeadLetters returns up to max dead letters, oldest first.
+// DeadLetters returns up to max dead letters, oldest first, in two round
+// trips whatever max is.
 func (s *OutboxStore) DeadLetters(ctx context.Context, max int) ([]*outbox.Job, error) {
 	if max <= 0 {
 		return nil, nil
 	}
 	ids, err := s.rdb.ZRange(ctx, s.dead(), 0, int64(max-1)).Result()
-	if err != nil {
-		return nil, fmt.Errorf("redisstate: outbox: listing dead letters: %w", err)
+	if err != nil || len(ids) == 0 {
+		return nil, wrapErr("listing dead letters", err)
 	}
-	var out []*outbox.Job
-	for _, id := range ids {
-		j, err := s.Job(ctx, id)
-		if errors.Is(err, outbox.ErrJobNotFound) {
-			continue
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = s.job(id)
+	}
+	docs, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, wrapErr("reading dead letters", err)
+	}
+	out := make([]*outbox.Job, 0, len(docs))
+	for i, d := range docs {
+		doc, ok := d.(string)
+		if !ok {
+			continue // dropped since the listing
 		}
-		if err != nil {
-			return nil, err
+		var j outbox.Job
+		if err := json.Unmarshal([]byte(doc), &j); err != nil {
+			return nil, fmt.Errorf("redisstate: outbox: unreadable job %s: %w", ids[i], err)
 		}
-		out = append(out, j)
+		out = append(out, &j)
 	}
 	return out, nil
+}
+
+// wrapErr names the step of a Redis error; nil stays nil.
+func wrapErr(step string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("redisstate: outbox: %s: %w", step, err)
 }
 
 // Requeue puts a dead letter back at the end of its lane's stream.

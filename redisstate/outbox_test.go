@@ -19,8 +19,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/imbridge/middleware"
-	"github.com/imbridge/middleware/outbox"
 	"github.com/imbridge/middleware/imtest"
+	"github.com/imbridge/middleware/outbox"
+	"github.com/imbridge/middleware/outbox/outboxtest"
 	"github.com/imbridge/middleware/timchat"
 	"github.com/imbridge/middleware/wecom"
 )
@@ -344,4 +345,22 @@ func TestOutboxStoreReleaseHandsOverAtOnce(t *testing.T) {
 	assert.Equal(t, "j1", b[0].ID)
 	a[0].State = outbox.JobSent
 	assert.ErrorIs(t, s.Save(ctx, "a", a), outbox.ErrClaimLost, "a has let go")
+}
+
+// TestOutboxStoreConforms runs the outbox.Store suite on a real Redis,
+// with one shard and four, and claims that lapse.
+func TestOutboxStoreConforms(t *testing.T) {
+	for _, shards := range []int{1, 4} {
+		t.Run(fmt.Sprintf("%d shards", shards), func(t *testing.T) {
+			const timeout = 300 * time.Millisecond
+			outboxtest.Run(t, outboxtest.Harness{
+				NewStore: func(t *testing.T) outbox.Store {
+					s, err := NewOutboxStore(context.Background(), client(t), WithPrefix(prefix(t)), WithShards(shards), WithClaimTimeout(timeout))
+					require.NoError(t, err)
+					return s
+				},
+				ClaimTimeout: timeout,
+			})
+		})
+	}
 }

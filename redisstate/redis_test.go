@@ -138,3 +138,23 @@ func lines(out []byte) []string {
 	}
 	return ls
 }
+
+// newLimiter is NewLimiter for tests: a bad option fails tb.
+func newLimiter(tb testing.TB, rdb redis.UniversalClient, opts ...Option) *Limiter {
+	tb.Helper()
+	l, err := NewLimiter(rdb, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return l
+}
+
+// newMediaCache is NewMediaCache for tests: a bad option fails tb.
+func newMediaCache(tb testing.TB, rdb redis.UniversalClient, opts ...Option) *MediaCache {
+	tb.Helper()
+	m, err := NewMediaCache(rdb, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}

@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/imbridge/middleware"
-	"github.com/imbridge/middleware/outbox"
 	"github.com/imbridge/middleware/imtest"
 	"github.com/imbridge/middleware/internal/testkit"
+	"github.com/imbridge/middleware/outbox"
 	"github.com/imbridge/middleware/redisstate"
 	"github.com/imbridge/middleware/wecom"
 )
