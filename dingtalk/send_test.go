@@ -423,3 +423,15 @@ func TestOutboxCodecAndPlanner(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 4, n)
 }
+
+// TestEveryOptionIsStored: each option on its own survives the outbox's
+// codec; an option added without it fails here.
+func TestEveryOptionIsStored(t *testing.T) {
+	c, _ := newBackend(t, newMock())
+	testkit.OptionsStored(t, c, map[string]middleware.Option{
+		"Markdown": Markdown(), "Link": Link("https://example.com/a", "https://example.com/p.png"),
+		"ActionCard": ActionCard(Button{Title: "Open", URL: "https://example.com/b"}), "ButtonsHorizontal": ButtonsHorizontal(),
+		"HideAvatar": HideAvatar(), "FeedCard": FeedCard(FeedLink{Title: "t", MessageURL: "https://example.com/m", PicURL: "https://example.com/p"}),
+		"MentionMobile": MentionMobile("138"), "MentionUser": MentionUser("u1"), "MentionAll": MentionAll(), "NoSplit": NoSplit(),
+	}, func(x []any) any { return readOpts(x) })
+}

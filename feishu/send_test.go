@@ -348,3 +348,13 @@ func TestOutboxCodecAndPlanner(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 3, n)
 }
+
+// TestEveryOptionIsStored: each option on its own survives the outbox's
+// codec; an option added without it fails here.
+func TestEveryOptionIsStored(t *testing.T) {
+	c, _ := newBackend(t, newMock())
+	testkit.OptionsStored(t, c, map[string]middleware.Option{
+		"Post": Post(), "Markdown": Markdown(), "Card": Card(json.RawMessage(`{"elements":[]}`)), "ShareChat": ShareChat("oc_1"),
+		"Language": Language("en_us"), "Mention": Mention("ou_1"), "MentionAll": MentionAll(), "NoSplit": NoSplit(),
+	}, func(x []any) any { return readOpts(x) })
+}

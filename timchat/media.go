@@ -39,7 +39,7 @@ type hosted struct {
 // elements turns every item into its MsgBody elements (a media item's
 // caption is a text element right after it), hosting local media first.
 // descs holds the offline-push text of media ("[Image]", ...).
-func (c *Client) elements(ctx context.Context, msg *middleware.Message, o *sendOpts) ([][]Element, []string, error) {
+func (c *Client) elements(ctx context.Context, msg *middleware.Message, o *Options) ([][]Element, []string, error) {
 	elems := make([][]Element, len(msg.Items))
 	descs := make([]string, len(msg.Items))
 	for i, it := range msg.Items {
@@ -61,7 +61,7 @@ func (c *Client) elements(ctx context.Context, msg *middleware.Message, o *sendO
 
 // mediaElement hosts media item i and returns its element and its
 // offline-push description.
-func (c *Client) mediaElement(ctx context.Context, msg *middleware.Message, o *sendOpts, i int, it middleware.Item) (Element, string, error) {
+func (c *Client) mediaElement(ctx context.Context, msg *middleware.Message, o *Options, i int, it middleware.Item) (Element, string, error) {
 	var el Element
 	var desc string
 	h, err := c.host(ctx, msg, i, it)
@@ -77,7 +77,7 @@ func (c *Client) mediaElement(ctx context.Context, msg *middleware.Message, o *s
 		el = Element{MsgType: TypeImage, MsgContent: ImageElem{UUID: h.uuid, ImageFormat: imageFormat(h.format), ImageInfoArray: infos}}
 		desc = "[Image]"
 	case middleware.VoiceItem:
-		el = Element{MsgType: TypeSound, MsgContent: SoundElem{URL: h.url, UUID: h.uuid, Size: h.size, Second: o.voiceSeconds, DownloadFlag: 2}}
+		el = Element{MsgType: TypeSound, MsgContent: SoundElem{URL: h.url, UUID: h.uuid, Size: h.size, Second: o.VoiceSeconds, DownloadFlag: 2}}
 		desc = "[Voice]"
 	case middleware.FileItem:
 		el = Element{MsgType: TypeFile, MsgContent: FileElem{URL: h.url, UUID: h.uuid, FileSize: h.size, FileName: h.name, DownloadFlag: 2}}
@@ -88,7 +88,7 @@ func (c *Client) mediaElement(ctx context.Context, msg *middleware.Message, o *s
 			return el, "", fmt.Errorf("timchat: thumbnail of item %d: %w", i, err)
 		}
 		el = Element{MsgType: TypeVideo, MsgContent: VideoElem{
-			VideoURL: h.url, VideoUUID: h.uuid, VideoSize: h.size, VideoSecond: o.videoSeconds,
+			VideoURL: h.url, VideoUUID: h.uuid, VideoSize: h.size, VideoSecond: o.VideoSeconds,
 			VideoFormat: videoFormat(h.name, h.mime), VideoDownloadFlag: 2,
 			ThumbURL: th.url, ThumbUUID: th.uuid, ThumbSize: th.size, ThumbWidth: th.width, ThumbHeight: th.height,
 			ThumbFormat: strings.ToUpper(thumbFormat(th.format)), ThumbDownloadFlag: 2,

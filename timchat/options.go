@@ -56,86 +56,75 @@ func (c *Condition) validate() error {
 	return nil
 }
 
-type sendOpts struct {
-	broadcast    bool
-	condition    *Condition
-	thumbnail    string
-	splitMixed   bool
-	onlineOnly   bool
-	offline      *OfflinePushInfo
-	cloudData    string
-	lifeTime     *time.Duration
-	fromAccount  string
-	voiceSeconds int
-	videoSeconds int
-}
+// readOpts gathers this backend's options from Message.Extras.
+func readOpts(x []any) Options { return extras.Read[Options](x) }
 
-func readOpts(x []any) sendOpts { return extras.Read[sendOpts](x) }
-
-func backendOpt(set func(*sendOpts)) middleware.Option { return extras.Option(set) }
+func backendOpt(set func(*Options)) middleware.Option { return extras.Option(set) }
 
 // Broadcast sends with v4/timpush/push to every user, or to those matching
 // cond (nil for all). It needs empty groupCode and userID, and pushes are
 // kept more than a second apart. Default: no broadcast; no target is
 // ErrInvalidTarget.
 func Broadcast(cond *Condition) middleware.Option {
-	return backendOpt(func(o *sendOpts) { o.broadcast, o.condition = true, cond })
+	return backendOpt(func(o *Options) { o.Broadcast, o.Condition = true, cond })
 }
 
 // Thumbnail sets the picture of a video (required by TIM), from any source
 // form PushImage takes. Default: none, and a video push is ErrInvalidItem.
 func Thumbnail(source string) middleware.Option {
-	return backendOpt(func(o *sendOpts) { o.thumbnail = source })
+	return backendOpt(func(o *Options) { o.Thumbnail = source })
 }
 
 // SplitMixed makes PushMixed send one message per media item (each with the
 // text before it) for clients that render only the first element. Default:
 // one message holding every item, delivered together or not at all.
 func SplitMixed() middleware.Option {
-	return backendOpt(func(o *sendOpts) { o.splitMixed = true })
+	return backendOpt(func(o *Options) { o.SplitMixed = true })
 }
 
 // OnlineOnly delivers only to users online now, without roaming storage or
 // unread counts (OnlineOnlyFlag 1). Default: stored.
 func OnlineOnly() middleware.Option {
-	return backendOpt(func(o *sendOpts) { o.onlineOnly = true })
+	return backendOpt(func(o *Options) { o.OnlineOnly = true })
 }
 
 // OfflinePush sets the offline push info. Default: Title from the helper's
 // title, Desc "[Image]", "[Voice]", ... for media.
 func OfflinePush(info OfflinePushInfo) middleware.Option {
-	return backendOpt(func(o *sendOpts) { o.offline = &info })
+	return backendOpt(func(o *Options) { o.OfflinePush = &info })
 }
 
 // CloudCustomData attaches app data to the message. Default: none.
 func CloudCustomData(data string) middleware.Option {
-	return backendOpt(func(o *sendOpts) { o.cloudData = data })
+	return backendOpt(func(o *Options) { o.CloudCustomData = data })
 }
 
 // MsgLifeTime keeps a one-to-one message for offline users for d (at most
 // 7 days; 0 delivers to online users only). Default: the server's 7 days.
 func MsgLifeTime(d time.Duration) middleware.Option {
-	return backendOpt(func(o *sendOpts) { o.lifeTime = &d })
+	return backendOpt(func(o *Options) { o.MsgLifeTime = &d })
 }
 
 // FromAccount sends as another existing account instead of the admin.
 // Default: the admin of the Config.
 func FromAccount(id string) middleware.Option {
-	return backendOpt(func(o *sendOpts) { o.fromAccount = id })
+	return backendOpt(func(o *Options) { o.FromAccount = id })
 }
 
 // VoiceSeconds sets the duration of a voice message. Default: 0 (unknown).
 func VoiceSeconds(n int) middleware.Option {
-	return backendOpt(func(o *sendOpts) { o.voiceSeconds = n })
+	return backendOpt(func(o *Options) { o.VoiceSeconds = n })
 }
 
 // VideoSeconds sets the duration of a video. Default: 0 (unknown).
 func VideoSeconds(n int) middleware.Option {
-	return backendOpt(func(o *sendOpts) { o.videoSeconds = n })
+	return backendOpt(func(o *Options) { o.VideoSeconds = n })
 }
 
-// Options is what this backend's options asked for in a Message, as plain
-// values: tests of bot code read it back (see OptionsOf).
+// Options is what this backend's options ask for, as plain values: the
+// options set its fields, Send reads them, an outbox stores them as they
+// are (their JSON is the stored form: add fields, never rename them), and
+// tests of bot code read them back with OptionsOf.
 type Options struct {
 	// Broadcast is set by Broadcast, with its Condition (nil: everyone).
 	Broadcast bool
@@ -157,12 +146,4 @@ type Options struct {
 // OptionsOf reads back the timchat options of m, such as a message
 // recorded by imtest.Recorder, so that a test can check that Broadcast or
 // OnlineOnly was asked for. Options of other backends are ignored.
-func OptionsOf(m *middleware.Message) Options { return optionsOf(readOpts(m.Extras)) }
-
-func optionsOf(o sendOpts) Options {
-	return Options{
-		Broadcast: o.broadcast, Condition: o.condition, Thumbnail: o.thumbnail, SplitMixed: o.splitMixed,
-		OnlineOnly: o.onlineOnly, CloudCustomData: o.cloudData, FromAccount: o.fromAccount,
-		VoiceSeconds: o.voiceSeconds, VideoSeconds: o.videoSeconds, OfflinePush: o.offline, MsgLifeTime: o.lifeTime,
-	}
-}
+func OptionsOf(m *middleware.Message) Options { return readOpts(m.Extras) }

@@ -19,20 +19,16 @@ const (
 	GroupDedupWindow = 5 * time.Minute
 )
 
-// EncodeOptions stores this backend's options among x for a
-// outbox.Outbox (see outbox.OptionCodec): nil when there are none.
-func (c *Client) EncodeOptions(x []any) ([]byte, error) { return extras.Encode(x, optionsOf) }
+// EncodeOptions stores this backend's options among x for an outbox (see
+// outbox.OptionCodec): Options as it is; nil when there are none.
+func (c *Client) EncodeOptions(x []any) ([]byte, error) {
+	return extras.Encode(x, func(o Options) Options { return o })
+}
 
 // DecodeOptions reads back what EncodeOptions stored. A field this version
 // does not know is an error: the push would otherwise go out without it.
 func (c *Client) DecodeOptions(data []byte) (middleware.Option, error) {
-	o, err := extras.Decode(data, func(v Options) sendOpts {
-		return sendOpts{
-			broadcast: v.Broadcast, condition: v.Condition, thumbnail: v.Thumbnail, splitMixed: v.SplitMixed,
-			onlineOnly: v.OnlineOnly, offline: v.OfflinePush, cloudData: v.CloudCustomData, lifeTime: v.MsgLifeTime,
-			fromAccount: v.FromAccount, voiceSeconds: v.VoiceSeconds, videoSeconds: v.VideoSeconds,
-		}
-	})
+	o, err := extras.Decode(data, func(o Options) Options { return o })
 	if err != nil {
 		return nil, fmt.Errorf("timchat: stored options: %w", err)
 	}
@@ -51,7 +47,7 @@ func (c *Client) Messages(msg *middleware.Message) (int, error) {
 	tail := false
 	for _, it := range msg.Items {
 		tail = true
-		if o.splitMixed && it.Type.IsMedia() {
+		if o.SplitMixed && it.Type.IsMedia() {
 			n, tail = n+1, false
 		}
 	}
@@ -67,7 +63,7 @@ func (c *Client) Messages(msg *middleware.Message) (int, error) {
 func (c *Client) DedupWindow(msg *middleware.Message) time.Duration {
 	o := readOpts(msg.Extras)
 	switch {
-	case o.broadcast:
+	case o.Broadcast:
 		return 0
 	case len(msg.Groups()) > 0:
 		return GroupDedupWindow

@@ -124,3 +124,15 @@ func TestPlanningForTheOutbox(t *testing.T) {
 	assert.Equal(t, GroupDedupWindow, c.DedupWindow(&middleware.Message{GroupCode: "g", UserID: "u"}))
 	assert.Zero(t, c.DedupWindow(&middleware.Message{Extras: extrasOf(Broadcast(nil))}))
 }
+
+// TestEveryOptionIsStored: each option on its own survives the outbox's
+// codec; an option added without it fails here.
+func TestEveryOptionIsStored(t *testing.T) {
+	c, _ := newBackend(t, newMock(t))
+	testkit.OptionsStored(t, c, map[string]middleware.Option{
+		"Broadcast": Broadcast(&Condition{TagsOr: []string{"vip"}}), "Thumbnail": Thumbnail("https://cdn.example.com/t.png"),
+		"SplitMixed": SplitMixed(), "OnlineOnly": OnlineOnly(), "OfflinePush": OfflinePush(OfflinePushInfo{Title: "T", Desc: "D"}),
+		"CloudCustomData": CloudCustomData("cd"), "MsgLifeTime": MsgLifeTime(3 * time.Hour), "FromAccount": FromAccount("bot"),
+		"VoiceSeconds": VoiceSeconds(3), "VideoSeconds": VideoSeconds(9),
+	}, func(x []any) any { return readOpts(x) })
+}

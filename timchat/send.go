@@ -68,19 +68,19 @@ func (c *Client) Validate(msg *middleware.Message) error {
 	return c.validate(msg, &o)
 }
 
-func (c *Client) validate(msg *middleware.Message, o *sendOpts) error {
+func (c *Client) validate(msg *middleware.Message, o *Options) error {
 	groups, users := msg.Groups(), msg.Users()
 	switch {
-	case o.broadcast && (len(groups) > 0 || len(users) > 0):
+	case o.Broadcast && (len(groups) > 0 || len(users) > 0):
 		return fmt.Errorf("%w: timchat: Broadcast goes to all users; leave groupCode and userID empty", middleware.ErrInvalidTarget)
-	case !o.broadcast && len(groups) == 0 && len(users) == 0:
+	case !o.Broadcast && len(groups) == 0 && len(users) == 0:
 		return fmt.Errorf("%w: timchat: no groupCode or userID (use timchat.Broadcast to push to all users)", middleware.ErrInvalidTarget)
 	}
-	if err := o.condition.validate(); err != nil {
+	if err := o.Condition.validate(); err != nil {
 		return err
 	}
-	if o.lifeTime != nil && (*o.lifeTime < 0 || *o.lifeTime > MaxLifeTime) {
-		return fmt.Errorf("%w: timchat: MsgLifeTime %s is outside 0..7 days", middleware.ErrInvalidItem, *o.lifeTime)
+	if o.MsgLifeTime != nil && (*o.MsgLifeTime < 0 || *o.MsgLifeTime > MaxLifeTime) {
+		return fmt.Errorf("%w: timchat: MsgLifeTime %s is outside 0..7 days", middleware.ErrInvalidItem, *o.MsgLifeTime)
 	}
 	textBytes := 0
 	for i, it := range msg.Items {
@@ -101,7 +101,7 @@ func (c *Client) validate(msg *middleware.Message, o *sendOpts) error {
 
 // validateMedia checks that media item i can be hosted, and that a video
 // has a thumbnail that can be.
-func (c *Client) validateMedia(msg *middleware.Message, o *sendOpts, i int, it middleware.Item) error {
+func (c *Client) validateMedia(msg *middleware.Message, o *Options, i int, it middleware.Item) error {
 	if !isRemote(it.Source) && c.uploader == nil {
 		return noUploader(fmt.Sprintf("item %d", i))
 	}
@@ -123,11 +123,11 @@ func (c *Client) validateMedia(msg *middleware.Message, o *sendOpts, i int, it m
 
 // thumbnailOf is a video item's thumbnail: its Cover, else the push's
 // Thumbnail option.
-func thumbnailOf(it middleware.Item, o *sendOpts) string {
+func thumbnailOf(it middleware.Item, o *Options) string {
 	if it.Cover != "" {
 		return it.Cover
 	}
-	return o.thumbnail
+	return o.Thumbnail
 }
 
 func noUploader(what string) error {
@@ -166,7 +166,7 @@ func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error)
 	var cur []int
 	for i, it := range msg.Items {
 		cur = append(cur, i)
-		if o.splitMixed && it.Type.IsMedia() {
+		if o.SplitMixed && it.Type.IsMedia() {
 			batches = append(batches, cur)
 			cur = nil
 		}
@@ -223,10 +223,10 @@ func mixedFates(failed []middleware.TargetFailure) bool {
 
 // offline fills OfflinePushInfo: the helper's title, and for media a
 // description such as "[Image]", unless the caller set them.
-func (c *Client) offline(msg *middleware.Message, o *sendOpts, descs []string) *OfflinePushInfo {
+func (c *Client) offline(msg *middleware.Message, o *Options, descs []string) *OfflinePushInfo {
 	info := OfflinePushInfo{}
-	if o.offline != nil {
-		info = *o.offline
+	if o.OfflinePush != nil {
+		info = *o.OfflinePush
 	}
 	if info.Title == "" {
 		info.Title = msg.Title
@@ -240,7 +240,7 @@ func (c *Client) offline(msg *middleware.Message, o *sendOpts, descs []string) *
 		}
 		info.Desc = strings.Join(media, " ")
 	}
-	if o.offline == nil && info.Title == "" && info.Desc == "" {
+	if o.OfflinePush == nil && info.Title == "" && info.Desc == "" {
 		return nil
 	}
 	return &info
@@ -248,10 +248,10 @@ func (c *Client) offline(msg *middleware.Message, o *sendOpts, descs []string) *
 
 // deliver sends one message, part of the push, to every target. It returns
 // how many targets got it and which did not.
-func (c *Client) deliver(ctx context.Context, msg *middleware.Message, o *sendOpts, part string, body []Element, offline *OfflinePushInfo) (int, []middleware.TargetFailure, error) {
+func (c *Client) deliver(ctx context.Context, msg *middleware.Message, o *Options, part string, body []Element, offline *OfflinePushInfo) (int, []middleware.TargetFailure, error) {
 	groups, users := msg.Groups(), msg.Users()
 	switch {
-	case o.broadcast:
+	case o.Broadcast:
 		return c.broadcast(ctx, msg, o, part, body, offline)
 	case len(groups) > 0:
 		var at []groupAt
@@ -259,9 +259,9 @@ func (c *Client) deliver(ctx context.Context, msg *middleware.Message, o *sendOp
 			at = append(at, groupAt{GroupAtAccount: u})
 		}
 		return fanOut(groups, func(g string) error {
-			b := groupBody{GroupID: g, Random: dedup(msg, "Random", g, part), FromAccount: o.fromAccount, MsgBody: body,
-				GroupAtInfo: at, CloudCustomData: o.cloudData, OfflinePushInfo: offline}
-			if o.onlineOnly {
+			b := groupBody{GroupID: g, Random: dedup(msg, "Random", g, part), FromAccount: o.FromAccount, MsgBody: body,
+				GroupAtInfo: at, CloudCustomData: o.CloudCustomData, OfflinePushInfo: offline}
+			if o.OnlineOnly {
 				b.OnlineOnlyFlag = 1
 			}
 			return c.post(ctx, "group_open_http_svc/send_group_msg", b, msg.Fields, nil)
@@ -279,14 +279,14 @@ func (c *Client) deliver(ctx context.Context, msg *middleware.Message, o *sendOp
 
 // c2c builds a one-to-one body to to (one id or many), whose dedup fields
 // name the target and the part of the push.
-func (c *Client) c2c(msg *middleware.Message, o *sendOpts, to any, target, part string, body []Element, offline *OfflinePushInfo) c2cBody {
-	b := c2cBody{FromAccount: o.fromAccount, ToAccount: to, MsgBody: body, CloudCustomData: o.cloudData, OfflinePushInfo: offline,
+func (c *Client) c2c(msg *middleware.Message, o *Options, to any, target, part string, body []Element, offline *OfflinePushInfo) c2cBody {
+	b := c2cBody{FromAccount: o.FromAccount, ToAccount: to, MsgBody: body, CloudCustomData: o.CloudCustomData, OfflinePushInfo: offline,
 		MsgSeq: dedup(msg, "MsgSeq", target, part), MsgRandom: dedup(msg, "MsgRandom", target, part)}
 	switch {
-	case o.lifeTime != nil:
-		s := int64(*o.lifeTime / time.Second)
+	case o.MsgLifeTime != nil:
+		s := int64(*o.MsgLifeTime / time.Second)
 		b.MsgLifeTime = &s
-	case o.onlineOnly:
+	case o.OnlineOnly:
 		zero := int64(0)
 		b.MsgLifeTime = &zero
 	}
@@ -324,7 +324,7 @@ func worse(first, err error) error {
 
 // batch sends to many users, BatchLimit per call, and reads every
 // ErrorList: ErrorCode is 0 when any recipient succeeded.
-func (c *Client) batch(ctx context.Context, msg *middleware.Message, o *sendOpts, part string, users []string, body []Element, offline *OfflinePushInfo) (int, []middleware.TargetFailure, error) {
+func (c *Client) batch(ctx context.Context, msg *middleware.Message, o *Options, part string, users []string, body []Element, offline *OfflinePushInfo) (int, []middleware.TargetFailure, error) {
 	var failed []middleware.TargetFailure
 	var first error
 	for start := 0; start < len(users); start += BatchLimit {
@@ -353,15 +353,15 @@ func (c *Client) batch(ctx context.Context, msg *middleware.Message, o *sendOpts
 // broadcast sends with timpush/push, keeping calls more than a second
 // apart per app: it waits for the gap if the deadline allows, else fails
 // with a *middleware.LimitError without sending.
-func (c *Client) broadcast(ctx context.Context, msg *middleware.Message, o *sendOpts, part string, body []Element, offline *OfflinePushInfo) (int, []middleware.TargetFailure, error) {
+func (c *Client) broadcast(ctx context.Context, msg *middleware.Message, o *Options, part string, body []Element, offline *OfflinePushInfo) (int, []middleware.TargetFailure, error) {
 	if err := middleware.WaitTurn(ctx, c.limiter, IM, "broadcasts must be more than a second apart", c.pushBudget); err != nil {
 		return 0, nil, err
 	}
-	b := pushBody{FromAccount: o.fromAccount, MsgRandom: dedup(msg, "push", part), MsgBody: body, OfflinePushInfo: offline}
-	if !o.condition.empty() {
-		b.Condition = o.condition
+	b := pushBody{FromAccount: o.FromAccount, MsgRandom: dedup(msg, "push", part), MsgBody: body, OfflinePushInfo: offline}
+	if !o.Condition.empty() {
+		b.Condition = o.Condition
 	}
-	if o.onlineOnly {
+	if o.OnlineOnly {
 		b.OnlineOnlyFlag = 1
 	}
 	if err := c.post(ctx, "timpush/push", b, msg.Fields, nil); err != nil {

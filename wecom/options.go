@@ -12,41 +12,28 @@ const (
 	formatMarkdownV2 = "markdown_v2"
 )
 
-// sendOpts gathers this backend's options from Message.Extras.
-type sendOpts struct {
-	format       string // "" picks text for Push, markdown for mixed text
-	mentions     []string
-	mobiles      []string
-	mentionAll   bool
-	visibleTo    []string
-	postID       string
-	noSplit      bool
-	attachments  []Attachment
-	atShortName  bool
-	titleHeading bool
-}
+// readOpts gathers this backend's options from Message.Extras.
+func readOpts(x []any) Options { return extras.Read[Options](x) }
 
-func readOpts(x []any) sendOpts { return extras.Read[sendOpts](x) }
-
-func backendOpt(set func(*sendOpts)) middleware.Option { return extras.Option(set) }
+func backendOpt(set func(*Options)) middleware.Option { return extras.Option(set) }
 
 // Markdown sends text as a markdown message (4096 bytes, split on block
 // boundaries when longer). Mentions become <@userid> in the content.
 // Default: Push sends a text message; PushMixed joins text into markdown.
 func Markdown() middleware.Option {
-	return backendOpt(func(o *sendOpts) { o.format = formatMarkdown })
+	return backendOpt(func(o *Options) { o.Format = formatMarkdown })
 }
 
 // MarkdownV2 sends text as markdown_v2 (tables, lists, code; no colours and
 // no mentions, so a mention with it is ErrUnsupported).
 func MarkdownV2() middleware.Option {
-	return backendOpt(func(o *sendOpts) { o.format = formatMarkdownV2 })
+	return backendOpt(func(o *Options) { o.Format = formatMarkdownV2 })
 }
 
 // NoSplit makes text over the limit fail with ErrTooLarge, before anything
 // is sent, instead of being split into several messages. Default: split.
 func NoSplit() middleware.Option {
-	return backendOpt(func(o *sendOpts) { o.noSplit = true })
+	return backendOpt(func(o *Options) { o.NoSplit = true })
 }
 
 // Mention mentions the users (WeCom userids): mentioned_list in text,
@@ -54,48 +41,48 @@ func NoSplit() middleware.Option {
 // users of userID are mentioned.
 func Mention(userids ...string) middleware.Option {
 	ids := append([]string(nil), userids...)
-	return backendOpt(func(o *sendOpts) { o.mentions = ids })
+	return backendOpt(func(o *Options) { o.Mentions = ids })
 }
 
 // MentionMobile mentions users by mobile number (text messages only).
 func MentionMobile(mobiles ...string) middleware.Option {
 	m := append([]string(nil), mobiles...)
-	return backendOpt(func(o *sendOpts) { o.mobiles = m })
+	return backendOpt(func(o *Options) { o.MentionMobiles = m })
 }
 
 // MentionAll mentions everyone in the group (text messages only).
 func MentionAll() middleware.Option {
-	return backendOpt(func(o *sendOpts) { o.mentionAll = true })
+	return backendOpt(func(o *Options) { o.MentionAll = true })
 }
 
 // VisibleTo shows the message only to these group members. WeCom honours
 // it only when chatid names exactly one group.
 func VisibleTo(userids ...string) middleware.Option {
 	ids := append([]string(nil), userids...)
-	return backendOpt(func(o *sendOpts) { o.visibleTo = ids })
+	return backendOpt(func(o *Options) { o.VisibleTo = ids })
 }
 
 // PostID posts into a blackboard post; the chatid must be exactly one
 // blackboard.
 func PostID(id string) middleware.Option {
-	return backendOpt(func(o *sendOpts) { o.postID = id })
+	return backendOpt(func(o *Options) { o.PostID = id })
 }
 
 // Buttons adds button attachments to a markdown message (implies
 // Markdown).
 func Buttons(a ...Attachment) middleware.Option {
 	cp := append([]Attachment(nil), a...)
-	return backendOpt(func(o *sendOpts) {
-		o.attachments = cp
-		if o.format == "" || o.format == formatText {
-			o.format = formatMarkdown
+	return backendOpt(func(o *Options) {
+		o.Buttons = cp
+		if o.Format == "" || o.Format == formatText {
+			o.Format = formatMarkdown
 		}
 	})
 }
 
 // AtShortName asks WeCom to show mentions in markdown by short name.
 func AtShortName() middleware.Option {
-	return backendOpt(func(o *sendOpts) { o.atShortName = true })
+	return backendOpt(func(o *Options) { o.AtShortName = true })
 }
 
 // TitleAsHeading shows the helper's title, which WeCom has no field for,
@@ -103,39 +90,33 @@ func AtShortName() middleware.Option {
 // a plain text message it is middleware.ErrInvalidOption. Default: the
 // title is not shown (it names the push in logs only).
 func TitleAsHeading() middleware.Option {
-	return backendOpt(func(o *sendOpts) { o.titleHeading = true })
+	return backendOpt(func(o *Options) { o.TitleAsHeading = true })
 }
 
-// Options is what this backend's options asked for in a Message, as plain
-// values: tests of bot code read it back (see OptionsOf).
+// Options is what this backend's options ask for, as plain values: the
+// options set its fields, Send reads them, an outbox stores them as they
+// are (their JSON is the stored form: add fields, never rename them), and
+// tests of bot code read them back with OptionsOf.
 type Options struct {
 	// Format is "text", "markdown" or "markdown_v2"; "" when no option
 	// chose one (Push sends text, PushMixed joins text into markdown).
-	Format string
+	Format string `json:",omitempty"`
 	// Mentions, MentionMobiles and MentionAll are the mention options.
-	Mentions       []string
-	MentionMobiles []string
-	MentionAll     bool
+	Mentions       []string `json:",omitempty"`
+	MentionMobiles []string `json:",omitempty"`
+	MentionAll     bool     `json:",omitempty"`
 	// VisibleTo and PostID are the targeting options.
-	VisibleTo []string
-	PostID    string
+	VisibleTo []string `json:",omitempty"`
+	PostID    string   `json:",omitempty"`
 	// NoSplit, AtShortName and TitleAsHeading are set by their options.
-	NoSplit        bool
-	AtShortName    bool
-	TitleAsHeading bool
+	NoSplit        bool `json:",omitempty"`
+	AtShortName    bool `json:",omitempty"`
+	TitleAsHeading bool `json:",omitempty"`
 	// Buttons are the markdown attachments.
-	Buttons []Attachment
+	Buttons []Attachment `json:",omitempty"`
 }
 
 // OptionsOf reads back the wecom options of m, such as a message recorded
 // by imtest.Recorder, so that a test can check that Markdown() or
 // Mention("x") was asked for. Options of other backends are ignored.
-func OptionsOf(m *middleware.Message) Options { return optionsOf(readOpts(m.Extras)) }
-
-func optionsOf(o sendOpts) Options {
-	return Options{
-		Format: o.format, Mentions: o.mentions, MentionMobiles: o.mobiles, MentionAll: o.mentionAll,
-		VisibleTo: o.visibleTo, PostID: o.postID, NoSplit: o.noSplit, AtShortName: o.atShortName,
-		TitleAsHeading: o.titleHeading, Buttons: o.attachments,
-	}
-}
+func OptionsOf(m *middleware.Message) Options { return readOpts(m.Extras) }

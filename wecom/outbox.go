@@ -7,20 +7,16 @@ import (
 	"github.com/imbridge/middleware/internal/extras"
 )
 
-// EncodeOptions stores this backend's options among x for a
-// outbox.Outbox (see outbox.OptionCodec): nil when there are none.
-func (c *Client) EncodeOptions(x []any) ([]byte, error) { return extras.Encode(x, optionsOf) }
+// EncodeOptions stores this backend's options among x for an outbox (see
+// outbox.OptionCodec): Options as it is; nil when there are none.
+func (c *Client) EncodeOptions(x []any) ([]byte, error) {
+	return extras.Encode(x, func(o Options) Options { return o })
+}
 
 // DecodeOptions reads back what EncodeOptions stored. A field this version
 // does not know is an error: the push would otherwise go out without it.
 func (c *Client) DecodeOptions(data []byte) (middleware.Option, error) {
-	o, err := extras.Decode(data, func(v Options) sendOpts {
-		return sendOpts{
-			format: v.Format, mentions: v.Mentions, mobiles: v.MentionMobiles, mentionAll: v.MentionAll,
-			visibleTo: v.VisibleTo, postID: v.PostID, noSplit: v.NoSplit, attachments: v.Buttons,
-			atShortName: v.AtShortName, titleHeading: v.TitleAsHeading,
-		}
-	})
+	o, err := extras.Decode(data, func(o Options) Options { return o })
 	if err != nil {
 		return nil, fmt.Errorf("wecom: stored options: %w", err)
 	}

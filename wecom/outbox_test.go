@@ -61,3 +61,15 @@ func TestMessagesCountsWhatPlanSends(t *testing.T) {
 	_, err := c.Messages(&middleware.Message{GroupCode: "c", Extras: extrasOf(NoSplit()), Items: []middleware.Item{{Type: middleware.TextItem, Text: strings.Repeat("x", TextLimit+1)}}})
 	assert.ErrorIs(t, err, middleware.ErrTooLarge)
 }
+
+// TestEveryOptionIsStored: each option on its own survives the outbox's
+// codec; an option added without it fails here.
+func TestEveryOptionIsStored(t *testing.T) {
+	c, _ := newBackend(t, newMock(t))
+	testkit.OptionsStored(t, c, map[string]middleware.Option{
+		"Markdown": Markdown(), "MarkdownV2": MarkdownV2(), "NoSplit": NoSplit(), "Mention": Mention("a", "b"),
+		"MentionMobile": MentionMobile("138"), "MentionAll": MentionAll(), "VisibleTo": VisibleTo("v"), "PostID": PostID("p"),
+		"Buttons":     Buttons(Attachment{CallbackID: "cb", Actions: []Action{{Name: "n", Text: "ok", Type: "button", Value: "1"}}}),
+		"AtShortName": AtShortName(), "TitleAsHeading": TitleAsHeading(),
+	}, func(x []any) any { return readOpts(x) })
+}

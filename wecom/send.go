@@ -28,7 +28,7 @@ type target struct {
 
 // planTarget checks the ids and the options that depend on them, and
 // returns where the push goes.
-func planTarget(msg *middleware.Message, o *sendOpts) (target, error) {
+func planTarget(msg *middleware.Message, o *Options) (target, error) {
 	groups, users := msg.Groups(), msg.Users()
 	for _, l := range []struct {
 		arg string
@@ -38,11 +38,11 @@ func planTarget(msg *middleware.Message, o *sendOpts) (target, error) {
 			return target{}, fmt.Errorf("%w: wecom: %s holds %d ids; a push reaches at most %d", middleware.ErrInvalidTarget, l.arg, len(l.ids), maxChatIDs)
 		}
 	}
-	t := target{mentions: o.mentions}
+	t := target{mentions: o.Mentions}
 	switch {
 	case len(groups) > 0:
 		t.chatID, t.count = strings.Join(groups, "|"), len(groups)
-		if len(users) > 0 && o.mentions == nil {
+		if len(users) > 0 && o.Mentions == nil {
 			t.mentions = users
 		}
 	case len(users) > 0:
@@ -50,15 +50,15 @@ func planTarget(msg *middleware.Message, o *sendOpts) (target, error) {
 	default:
 		t.count = 1
 	}
-	if len(o.visibleTo) > 0 && len(groups) != 1 {
+	if len(o.VisibleTo) > 0 && len(groups) != 1 {
 		return t, fmt.Errorf("%w: wecom: VisibleTo needs exactly one group in groupCode", middleware.ErrInvalidTarget)
 	}
-	if o.postID != "" {
+	if o.PostID != "" {
 		// "有且只有chatid指定了一个小黑板的时候生效": exactly one chatid.
 		if t.chatID == "" || t.count != 1 {
 			return t, fmt.Errorf("%w: wecom: PostID needs exactly one blackboard chatid in groupCode", middleware.ErrInvalidTarget)
 		}
-		if len(t.mentions) > 0 || o.mentionAll || len(o.mobiles) > 0 {
+		if len(t.mentions) > 0 || o.MentionAll || len(o.MentionMobiles) > 0 {
 			return t, fmt.Errorf("%w: wecom: mentions do not work in a blackboard post", middleware.ErrUnsupported)
 		}
 	}
@@ -88,7 +88,7 @@ type step struct {
 // plan validates msg and lays out its messages: consecutive text items
 // joined and split into chunks, one step per media item (and one for its
 // caption), and the target.
-func (c *Client) plan(msg *middleware.Message, o *sendOpts) ([]step, target, error) {
+func (c *Client) plan(msg *middleware.Message, o *Options) ([]step, target, error) {
 	t, err := planTarget(msg, o)
 	if err != nil {
 		return nil, t, err
@@ -96,10 +96,10 @@ func (c *Client) plan(msg *middleware.Message, o *sendOpts) ([]step, target, err
 	if len(msg.Items) == 0 {
 		return nil, t, fmt.Errorf("%w: wecom: no items", middleware.ErrInvalidItem)
 	}
-	if err := validateAttachments(o.attachments); err != nil {
+	if err := validateAttachments(o.Buttons); err != nil {
 		return nil, t, err
 	}
-	p := &planner{msg: msg, o: *o, t: t, mixed: len(msg.Items) > 1, heading: o.titleHeading && msg.Title != ""}
+	p := &planner{msg: msg, o: *o, t: t, mixed: len(msg.Items) > 1, heading: o.TitleAsHeading && msg.Title != ""}
 	var run []int // text items waiting to be joined
 	for i, it := range msg.Items {
 		if !it.Type.IsMedia() {
@@ -124,7 +124,7 @@ func (c *Client) plan(msg *middleware.Message, o *sendOpts) ([]step, target, err
 // planner lays out the messages of one push, step by step.
 type planner struct {
 	msg       *middleware.Message
-	o         sendOpts // a copy: the caller's stays on its stack
+	o         Options // a copy: the caller's stays on its stack
 	t         target
 	mixed     bool
 	heading   bool // TitleAsHeading with a title: not yet placed
@@ -135,7 +135,7 @@ type planner struct {
 // format picks the msgtype of a text step, its byte limit, and checks the
 // options that only some formats take.
 func (p *planner) format(first middleware.ItemType) (format string, limit int, err error) {
-	format = p.o.format
+	format = p.o.Format
 	if format == "" || format == formatText {
 		format = formatText
 		if p.mixed || first == middleware.MarkdownItem {
@@ -144,15 +144,15 @@ func (p *planner) format(first middleware.ItemType) (format string, limit int, e
 	}
 	o := &p.o
 	switch {
-	case format != formatMarkdown && len(o.attachments) > 0:
+	case format != formatMarkdown && len(o.Buttons) > 0:
 		return "", 0, fmt.Errorf("%w: wecom: Buttons work only with markdown", middleware.ErrUnsupported)
-	case format == formatText && o.titleHeading:
+	case format == formatText && o.TitleAsHeading:
 		return "", 0, fmt.Errorf("%w: wecom: TitleAsHeading needs Markdown() or MarkdownV2()", middleware.ErrInvalidOption)
-	case format == formatMarkdown && (o.mentionAll || len(o.mobiles) > 0):
+	case format == formatMarkdown && (o.MentionAll || len(o.MentionMobiles) > 0):
 		return "", 0, fmt.Errorf("%w: wecom: MentionAll and MentionMobile work only in text messages", middleware.ErrUnsupported)
-	case format == formatMarkdownV2 && (len(p.t.mentions) > 0 || o.mentionAll || len(o.mobiles) > 0):
+	case format == formatMarkdownV2 && (len(p.t.mentions) > 0 || o.MentionAll || len(o.MentionMobiles) > 0):
 		return "", 0, fmt.Errorf("%w: wecom: markdown_v2 cannot mention users", middleware.ErrUnsupported)
-	case format == formatMarkdownV2 && o.postID != "":
+	case format == formatMarkdownV2 && o.PostID != "":
 		// "该消息类型不支持发送到小黑板中"
 		return "", 0, fmt.Errorf("%w: wecom: markdown_v2 cannot go to a blackboard post", middleware.ErrUnsupported)
 	}
@@ -205,7 +205,7 @@ func (p *planner) addText(items []int, text string, last bool) error {
 	if format == formatMarkdown && len(p.t.mentions) > 0 && !p.mentioned {
 		content += "\n" + mentionTags(p.t.mentions)
 	}
-	chunks, err := chunk(content, format, limit, p.o.noSplit)
+	chunks, err := chunk(content, format, limit, p.o.NoSplit)
 	if err != nil {
 		return err
 	}
@@ -224,7 +224,7 @@ func (p *planner) addMedia(i int, it middleware.Item) error {
 			return err
 		}
 	}
-	if p.o.postID != "" && it.Type != middleware.ImageItem {
+	if p.o.PostID != "" && it.Type != middleware.ImageItem {
 		return fmt.Errorf("%w: wecom: item %d: a blackboard post takes text, markdown and images, not %s", middleware.ErrUnsupported, i, it.Type)
 	}
 	p.steps = append(p.steps, step{item: i, items: []int{i}, last: it.Caption == "", kind: "media"})
@@ -238,7 +238,7 @@ func (p *planner) addMedia(i int, it middleware.Item) error {
 // its mentions: media cannot mention anyone.
 func (p *planner) addMentionNote() {
 	o := &p.o
-	if p.mentioned || (len(p.t.mentions) == 0 && !o.mentionAll && len(o.mobiles) == 0) {
+	if p.mentioned || (len(p.t.mentions) == 0 && !o.MentionAll && len(o.MentionMobiles) == 0) {
 		return
 	}
 	note := p.msg.Title
@@ -295,7 +295,7 @@ func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error)
 			return 0, err
 		}
 		media[s.item] = om
-		if o.postID != "" && om.route != "image" {
+		if o.PostID != "" && om.route != "image" {
 			return 0, fmt.Errorf("%w: wecom: item %d goes as a %s (not a JPG or PNG of at most 2 MB), which a blackboard post does not take",
 				middleware.ErrUnsupported, s.item, om.route)
 		}
@@ -327,23 +327,23 @@ func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error)
 
 // sendText sends one text or markdown step; the step marked mention
 // carries the mention lists.
-func (c *Client) sendText(ctx context.Context, msg *middleware.Message, o *sendOpts, t target, s step) error {
-	env := &envelope{ChatID: t.chatID, MsgType: s.kind, PostID: o.postID, VisibleToUser: strings.Join(o.visibleTo, "|")}
+func (c *Client) sendText(ctx context.Context, msg *middleware.Message, o *Options, t target, s step) error {
+	env := &envelope{ChatID: t.chatID, MsgType: s.kind, PostID: o.PostID, VisibleToUser: strings.Join(o.VisibleTo, "|")}
 	switch s.kind {
 	case formatText:
 		tc := &textContent{Content: s.text}
 		if s.mention {
 			tc.MentionedList = append(tc.MentionedList, t.mentions...)
-			if o.mentionAll {
+			if o.MentionAll {
 				tc.MentionedList = append(tc.MentionedList, "@all")
 			}
-			tc.MentionedMobileList = o.mobiles
+			tc.MentionedMobileList = o.MentionMobiles
 		}
 		env.Text = tc
 	case formatMarkdown:
-		env.Markdown = &mdContent{Content: s.text, AtShortName: o.atShortName}
+		env.Markdown = &mdContent{Content: s.text, AtShortName: o.AtShortName}
 		if s.last {
-			env.Markdown.Attachments = withButtonType(o.attachments)
+			env.Markdown.Attachments = withButtonType(o.Buttons)
 		}
 	case formatMarkdownV2:
 		env.MarkdownV2 = &mdV2Content{Content: s.text}

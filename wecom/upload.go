@@ -60,8 +60,8 @@ func (c *Client) openMedia(ctx context.Context, msg *middleware.Message, i int) 
 
 // sendMedia sends one media item: inline for images, by media_id for the
 // rest, uploading again once if WeCom forgot the id (40007).
-func (c *Client) sendMedia(ctx context.Context, msg *middleware.Message, o *sendOpts, t target, om *openedMedia) error {
-	env := &envelope{ChatID: t.chatID, PostID: o.postID, VisibleToUser: strings.Join(o.visibleTo, "|")}
+func (c *Client) sendMedia(ctx context.Context, msg *middleware.Message, o *Options, t target, om *openedMedia) error {
+	env := &envelope{ChatID: t.chatID, PostID: o.PostID, VisibleToUser: strings.Join(o.VisibleTo, "|")}
 	if om.route == "image" {
 		body, err := imageBody(ctx, env, msg.Fields, om.Media)
 		if err != nil {
