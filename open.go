@@ -7,9 +7,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"os"
 	"path"
+
+	"github.com/imbridge/middleware/internal/httpx"
 )
 
 // sniffLen is how much of a source is read to guess its MIME type, as
@@ -301,12 +302,12 @@ func (m *Message) getter(src *source, it Item, i int) func(context.Context) (*ht
 	return func(ctx context.Context) (*http.Response, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.url.String(), nil)
 		if err != nil {
-			return nil, fmt.Errorf("%w: item %d: %s: %w", ErrInvalidItem, i, describe(it), unwrapURLError(err))
+			return nil, fmt.Errorf("%w: item %d: %s: %w", ErrInvalidItem, i, describe(it), httpx.StripURL(err))
 		}
 		resp, err := hc.Do(req)
 		if err != nil {
 			// *url.Error prints the URL, which may carry a signed query.
-			return nil, fmt.Errorf("item %d: fetching %s: %w", i, describe(it), unwrapURLError(err))
+			return nil, fmt.Errorf("item %d: fetching %s: %w", i, describe(it), httpx.StripURL(err))
 		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			resp.Body.Close()
@@ -355,13 +356,6 @@ func readHead(resp *http.Response, md *Media, it Item, limit int64) (int64, erro
 		return 0, fmt.Errorf("%w: item %d (%s): more than %d bytes", ErrTooLarge, i, it.Type, limit)
 	}
 	return n, nil
-}
-
-func unwrapURLError(err error) error {
-	if ue, ok := err.(*url.Error); ok {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	return err
 }
 
 // exactReader yields exactly left bytes, and fails when the content ends

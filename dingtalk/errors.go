@@ -7,6 +7,7 @@ import (
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
+	"github.com/imbridge/middleware/internal/outcome"
 )
 
 // reply is DingTalk's answer; ErrCode is nil when the body had none.
@@ -22,14 +23,14 @@ var okAnswer = []byte(`{"errcode":0,"errmsg":"ok"}`)
 // robot), and a body without errcode, are never a success.
 func decodeReply(resp *httpx.Response) error {
 	if resp.Status >= 300 && resp.Status <= 399 {
-		return httpx.NotPlatform(IM, resp)
+		return outcome.NotPlatform(IM, resp)
 	}
 	if resp.Status == 200 && bytes.Equal(resp.Body, okAnswer) {
 		return nil
 	}
 	var r reply
 	if err := json.Unmarshal(resp.Body, &r); err != nil || r.ErrCode == nil {
-		return httpx.NotPlatform(IM, resp)
+		return outcome.NotPlatform(IM, resp)
 	}
 	if *r.ErrCode != 0 {
 		e := apiError(*r.ErrCode, r.ErrMsg, resp.Status)
@@ -39,7 +40,7 @@ func decodeReply(resp *httpx.Response) error {
 		return e
 	}
 	if resp.Status < 200 || resp.Status > 299 {
-		return httpx.NotPlatform(IM, resp)
+		return outcome.NotPlatform(IM, resp)
 	}
 	return nil
 }

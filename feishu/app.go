@@ -16,6 +16,7 @@ import (
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
+	"github.com/imbridge/middleware/internal/outcome"
 	"github.com/imbridge/middleware/internal/retry"
 )
 
@@ -122,8 +123,8 @@ func (a *app) upload(ctx context.Context, name string, data []byte) (string, err
 			return retry.Outcome{Err: err, Retry: retryableApp(err)}
 		}
 		body, ctype := multipartImage(name, data)
-		resp, err := httpx.Do(ctx, a.http, http.MethodPost, a.base+uploadPath, ctype, bytes.NewReader(body), int64(len(body)),
-			http.Header{"Authorization": {"Bearer " + token}})
+		resp, err := httpx.Do(ctx, a.http, httpx.Request{Method: http.MethodPost, URL: a.base + uploadPath, ContentType: ctype,
+			Body: bytes.NewReader(body), Length: int64(len(body)), Header: http.Header{"Authorization": {"Bearer " + token}}})
 		if err != nil {
 			return retry.Outcome{Err: fmt.Errorf("feishu: image upload: %w", err), Retry: ctx.Err() == nil}
 		}
@@ -142,7 +143,7 @@ func (a *app) upload(ctx context.Context, name string, data []byte) (string, err
 			return retry.Outcome{Err: fmt.Errorf("feishu: image upload: %w", err), Retry: retryableApp(err)}
 		}
 		if r.Data.ImageKey == "" {
-			return retry.Outcome{Err: fmt.Errorf("feishu: image upload: %w", httpx.NotPlatform(IM, resp))}
+			return retry.Outcome{Err: fmt.Errorf("feishu: image upload: %w", outcome.NotPlatform(IM, resp))}
 		}
 		key = r.Data.ImageKey
 		return retry.Outcome{}
@@ -185,7 +186,7 @@ func (a *app) tenantToken(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("feishu: app token: %w", err)
 	}
 	if r.Token == "" || r.Expire <= 0 {
-		return "", fmt.Errorf("feishu: app token: %w", httpx.NotPlatform(IM, resp))
+		return "", fmt.Errorf("feishu: app token: %w", outcome.NotPlatform(IM, resp))
 	}
 	a.token, a.expires = r.Token, a.now().Add(time.Duration(r.Expire)*time.Second)
 	return a.token, nil
@@ -206,7 +207,7 @@ func (a *app) forgetToken(token string) {
 func decodeApp(resp *httpx.Response, out any) error {
 	var r reply
 	if err := json.Unmarshal(resp.Body, &r); err != nil || r.Code == nil {
-		return httpx.NotPlatform(IM, resp)
+		return outcome.NotPlatform(IM, resp)
 	}
 	if *r.Code != 0 {
 		e := &middleware.APIError{Backend: IM, Code: *r.Code, Message: r.Msg, HTTPStatus: resp.Status}
@@ -222,7 +223,7 @@ func decodeApp(resp *httpx.Response, out any) error {
 		return e
 	}
 	if resp.Status < 200 || resp.Status > 299 {
-		return httpx.NotPlatform(IM, resp)
+		return outcome.NotPlatform(IM, resp)
 	}
 	return json.Unmarshal(resp.Body, out)
 }

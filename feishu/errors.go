@@ -7,6 +7,7 @@ import (
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
+	"github.com/imbridge/middleware/internal/outcome"
 )
 
 // reply is a Feishu answer: code and msg (StatusCode and StatusMessage are
@@ -22,18 +23,18 @@ type reply struct {
 // a code, are never a success.
 func decodeReply(resp *httpx.Response) error {
 	if resp.Status >= 300 && resp.Status <= 399 {
-		return httpx.NotPlatform(IM, resp)
+		return outcome.NotPlatform(IM, resp)
 	}
 	var r reply
 	if err := json.Unmarshal(resp.Body, &r); err != nil {
-		return httpx.NotPlatform(IM, resp)
+		return outcome.NotPlatform(IM, resp)
 	}
 	code := r.Code
 	if code == nil {
 		code = r.StatusCode
 	}
 	if code == nil {
-		return httpx.NotPlatform(IM, resp)
+		return outcome.NotPlatform(IM, resp)
 	}
 	if *code != 0 {
 		e := apiError(*code, r.Msg, resp.Status)
@@ -43,7 +44,7 @@ func decodeReply(resp *httpx.Response) error {
 		return e
 	}
 	if resp.Status < 200 || resp.Status > 299 {
-		return httpx.NotPlatform(IM, resp)
+		return outcome.NotPlatform(IM, resp)
 	}
 	return nil
 }

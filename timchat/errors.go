@@ -6,6 +6,7 @@ import (
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
+	"github.com/imbridge/middleware/internal/outcome"
 )
 
 // IM is the name of this platform in Account.IM, APIError.Backend and log
@@ -36,11 +37,11 @@ type reply struct {
 // a success (httpx.NotPlatform says which kind).
 func decodeReply(resp *httpx.Response) (*reply, error) {
 	if resp.Status >= 300 && resp.Status <= 399 {
-		return nil, httpx.NotPlatform(IM, resp)
+		return nil, outcome.NotPlatform(IM, resp)
 	}
 	var r reply
 	if err := json.Unmarshal(resp.Body, &r); err != nil || r.ErrorCode == nil {
-		return nil, httpx.NotPlatform(IM, resp)
+		return nil, outcome.NotPlatform(IM, resp)
 	}
 	if *r.ErrorCode != 0 || r.ActionStatus == "FAIL" {
 		e := apiError(*r.ErrorCode, r.ErrorInfo, resp.Status)
@@ -50,7 +51,7 @@ func decodeReply(resp *httpx.Response) (*reply, error) {
 		return &r, e
 	}
 	if resp.Status < 200 || resp.Status > 299 {
-		return nil, httpx.NotPlatform(IM, resp)
+		return nil, outcome.NotPlatform(IM, resp)
 	}
 	return &r, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
+	"github.com/imbridge/middleware/internal/outcome"
 	"github.com/imbridge/middleware/internal/retry"
 )
 
@@ -71,7 +72,7 @@ func (c *Client) call(ctx context.Context, api string, body []byte) (*reply, err
 		if err == nil {
 			r, err = decodeReply(resp)
 		}
-		httpx.Report(ctx, middleware.AttemptInfo{Backend: IM, API: api, Method: http.MethodPost, Host: c.apiHost, Retry: n - 1, Start: start}, resp, err)
+		outcome.Report(ctx, middleware.AttemptInfo{Backend: IM, API: api, Method: http.MethodPost, Host: c.apiHost, Retry: n - 1, Start: start}, resp, err)
 		if resp == nil {
 			// Retrying is safe even when the request may have arrived: the
 			// server deduplicates. Only positive proof says it did not.

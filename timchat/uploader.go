@@ -72,7 +72,7 @@ func (u *PresignedPutUploader) Upload(ctx context.Context, r io.Reader, meta Upl
 	if hc == nil { // a struct literal: http.DefaultTransport
 		hc = httpx.Client(nil)
 	}
-	resp, err := httpx.Do(ctx, hc, http.MethodPut, putURL, ct, r, meta.Size, u.Header)
+	resp, err := httpx.Do(ctx, hc, httpx.Request{Method: http.MethodPut, URL: putURL, ContentType: ct, Body: r, Length: meta.Size, Header: u.Header})
 	if err != nil {
 		// The presigned query is a credential: mask it wherever a
 		// transport's text may have put it.

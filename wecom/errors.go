@@ -7,6 +7,7 @@ import (
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
+	"github.com/imbridge/middleware/internal/outcome"
 )
 
 // reply is the envelope of every WeCom answer; ErrCode is nil when the
@@ -32,14 +33,14 @@ var okAnswer = []byte(`{"errcode":0,"errmsg":"ok"}`)
 // is the client's rate window: how long a 45009 blocks the bot.
 func decodeReply(resp *httpx.Response, window time.Duration) (answer, error) {
 	if resp.Status >= 300 && resp.Status <= 399 {
-		return answer{}, httpx.NotPlatform(IM, resp)
+		return answer{}, outcome.NotPlatform(IM, resp)
 	}
 	if resp.Status == 200 && bytes.Equal(resp.Body, okAnswer) {
 		return answer{}, nil // the answer to nearly every send, without a parse
 	}
 	var r reply
 	if err := json.Unmarshal(resp.Body, &r); err != nil || r.ErrCode == nil {
-		return answer{}, httpx.NotPlatform(IM, resp)
+		return answer{}, outcome.NotPlatform(IM, resp)
 	}
 	if *r.ErrCode != 0 {
 		e := apiError(*r.ErrCode, r.ErrMsg, resp.Status, window)
@@ -52,7 +53,7 @@ func decodeReply(resp *httpx.Response, window time.Duration) (answer, error) {
 		return answer{}, e
 	}
 	if resp.Status < 200 || resp.Status > 299 {
-		return answer{}, httpx.NotPlatform(IM, resp)
+		return answer{}, outcome.NotPlatform(IM, resp)
 	}
 	return answer{MediaID: r.MediaID}, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
+	"github.com/imbridge/middleware/internal/outcome"
 	"github.com/imbridge/middleware/internal/retry"
 )
 
@@ -58,7 +59,7 @@ func (c *Client) do(ctx context.Context, req request) (answer, error) {
 		if err == nil {
 			r, err = decodeReply(resp, c.pace.window)
 		}
-		httpx.Report(ctx, middleware.AttemptInfo{Backend: IM, API: req.api(), Method: http.MethodPost, Host: c.host, Retry: n - 1, Start: start}, resp, err)
+		outcome.Report(ctx, middleware.AttemptInfo{Backend: IM, API: req.api(), Method: http.MethodPost, Host: c.host, Retry: n - 1, Start: start}, resp, err)
 		switch {
 		case err == nil:
 			return retry.Outcome{}

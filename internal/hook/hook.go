@@ -15,6 +15,7 @@ import (
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/httpx"
+	"github.com/imbridge/middleware/internal/outcome"
 	"github.com/imbridge/middleware/internal/retry"
 )
 
@@ -74,7 +75,7 @@ func (s *Sender) Post(ctx context.Context, req Request) error {
 		if err == nil {
 			err = s.Decode(resp)
 		}
-		httpx.Report(ctx, middleware.AttemptInfo{Backend: s.IM, API: s.API, Method: http.MethodPost, Host: s.Host, Retry: n - 1, Start: start}, resp, err)
+		outcome.Report(ctx, middleware.AttemptInfo{Backend: s.IM, API: s.API, Method: http.MethodPost, Host: s.Host, Retry: n - 1, Start: start}, resp, err)
 		switch {
 		case err == nil:
 			return retry.Outcome{}

@@ -1,4 +1,5 @@
-// Package httpx holds the HTTP plumbing both backends share: one
+// Package httpx holds the HTTP plumbing the backends and the Client share,
+// on the standard library alone (it imports nothing of this module): one
 // long-lived *http.Client per backend, bodies sent with an exact
 // Content-Length and never copied, errors without URLs, and knowing
 // whether a failed request was ever written.
@@ -23,8 +24,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/imbridge/middleware"
 )
 
 // defaultTransport looks up http.DefaultTransport at every request, so that
@@ -96,12 +95,26 @@ const maxAnswer = 4 << 20
 // Post sends body, of exactly length bytes, to u and reads the answer.
 // Errors never contain u: callers put secrets in query strings.
 func Post(ctx context.Context, hc *http.Client, u, contentType string, body io.Reader, length int64) (*Response, error) {
-	return Do(ctx, hc, http.MethodPost, u, contentType, body, length, nil)
+	return Do(ctx, hc, Request{Method: http.MethodPost, URL: u, ContentType: contentType, Body: body, Length: length})
 }
 
-// Do is Post with another method and extra headers. body is streamed as
-// it is read: nothing copies it.
-func Do(ctx context.Context, hc *http.Client, method, u, contentType string, body io.Reader, length int64, header http.Header) (*Response, error) {
+// Request is one request of Do.
+type Request struct {
+	// Method and URL are the request's; errors never contain URL.
+	Method, URL string
+	// ContentType is the body's Content-Type header.
+	ContentType string
+	// Body holds exactly Length bytes, streamed as it is read: nothing
+	// copies it.
+	Body   io.Reader
+	Length int64
+	// Header holds extra headers; Do does not change it.
+	Header http.Header
+}
+
+// Do sends r and reads the answer, as Post does.
+func Do(ctx context.Context, hc *http.Client, r Request) (*Response, error) {
+	u, body, length := r.URL, r.Body, r.Length
 	if err := ctx.Err(); err != nil {
 		return nil, &Error{Err: err}
 	}
@@ -115,24 +128,24 @@ func Do(ctx context.Context, hc *http.Client, method, u, contentType string, bod
 	if length == 0 {
 		body = http.NoBody
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	req, err := http.NewRequestWithContext(ctx, r.Method, u, body)
 	if err != nil {
-		return nil, &Error{Err: StripURL(err, u)}
+		return nil, &Error{Err: StripURL(err)}
 	}
 	req.ContentLength = length
-	if len(header) > 0 {
-		req.Header = header.Clone()
+	if len(r.Header) > 0 {
+		req.Header = r.Header.Clone()
 	}
-	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Content-Type", r.ContentType)
 	resp, err := hc.Do(req)
 	if err != nil {
-		err = StripURL(err, u)
+		err = StripURL(err)
 		return nil, &Error{Written: !provablyUnwritten(err, st.traced.Load(), st.wrote.Load()), Err: err}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		return nil, &Error{Written: true, Err: StripURL(err, u)}
+		return nil, &Error{Written: true, Err: StripURL(err)}
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
 }
@@ -155,7 +168,7 @@ func isDial(err error) bool {
 // callers put secrets in query strings. What the URL's secrets may still
 // touch (a server's echo, a proxy's text) each backend masks at its
 // exported boundary with internal/redact.
-func StripURL(err error, u string) error {
+func StripURL(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
@@ -185,72 +198,6 @@ func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 // maxRetryAfter bounds a Retry-After in seconds (a day), so that a hostile
 // value cannot overflow a Duration.
 const maxRetryAfter = 86400
-
-// NotPlatform describes an HTTP answer that is not the platform's reply:
-// a redirect, a proxy's or gateway's error page, a body that does not
-// parse. It is an *APIError with HTTPStatus set and Code 0, the same on
-// both backends:
-//   - 3xx: refused, never followed and never success; not delivered.
-//   - 429, and 503 with Retry-After: ErrRateLimited, with RetryAfter.
-//   - other 5xx, and a 2xx that does not parse: ErrMaybeDelivered (a
-//     gateway may have passed the request on).
-//   - other statuses (a 404 from a wrong base URL): not delivered.
-func NotPlatform(backend string, r *Response) *middleware.APIError {
-	e := &middleware.APIError{Backend: backend, HTTPStatus: r.Status}
-	wait, hasWait := RetryAfter(r.Header, time.Now())
-	switch s := r.Status; {
-	case s >= 300 && s <= 399:
-		e.Message = "redirect refused: API requests are never redirected"
-		e.Hint = "check the base URL"
-	case s == http.StatusTooManyRequests || (s == http.StatusServiceUnavailable && hasWait):
-		e.Kind, e.RetryAfter = middleware.ErrRateLimited, wait
-		e.Message = "too many requests"
-	case s >= 500:
-		e.Kind = middleware.ErrMaybeDelivered
-		e.Message = "server or gateway error; the message may have been delivered"
-	case s >= 200 && s <= 299:
-		e.Kind = middleware.ErrMaybeDelivered
-		e.Message = fmt.Sprintf("unreadable answer (%d bytes); the message may have been delivered", len(r.Body))
-	default:
-		e.Message = fmt.Sprintf("not a %s answer", backend)
-		e.Hint = "check the base URL"
-	}
-	return e
-}
-
-// Report tells the Observer of ctx, if there is one, about one attempt. a
-// names it (Backend, API, Method, Host, Retry, Start); the rest comes from
-// what happened: resp and its decoding's err, or the transport's err.
-func Report(ctx context.Context, a middleware.AttemptInfo, resp *Response, err error) {
-	o := middleware.ObserverFrom(ctx)
-	if o == nil {
-		return
-	}
-	a.Duration = time.Since(a.Start)
-	var api *middleware.APIError
-	switch {
-	case resp != nil:
-		a.Status, a.Written = resp.Status, true
-		if errors.As(err, &api) {
-			a.Code = api.Code
-			a.ErrorType = strconv.Itoa(resp.Status)
-			if api.Code != 0 {
-				a.ErrorType = strconv.Itoa(api.Code)
-			}
-		}
-	case err != nil:
-		var he *Error
-		a.Written = !errors.As(err, &he) || he.Written
-		a.ErrorType = "connection"
-		var ne net.Error
-		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-			a.ErrorType = "timeout"
-		} else if errors.Is(err, context.Canceled) {
-			a.ErrorType = "canceled"
-		}
-	}
-	o.Attempt(ctx, a)
-}
 
 // Host is the host[:port] of base, for reports.
 func Host(base string) string {
