@@ -62,7 +62,7 @@ func apiError(code int, info string, status int) *middleware.APIError {
 	case 90024, 90047, 60007, 60011, 60018, 60019, 10023:
 		e.Kind = middleware.ErrRateLimited
 		if code == 90024 {
-			e.RetryAfter = pushSpacing
+			e.RetryAfter = pushGap
 		}
 	case 20003, 90012, 10010, 10015:
 		e.Kind = middleware.ErrInvalidTarget

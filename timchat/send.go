@@ -17,10 +17,11 @@ const (
 	BatchLimit  = 500      // recipients per batchsendmsg
 	BodyLimit   = 12 << 10 // bytes of message content
 	MaxLifeTime = 7 * 24 * time.Hour
-	pushSpacing = time.Second // timpush/push calls must be further apart
-	// pushGap is the spacing the client keeps between timpush/push calls:
-	// more than a second, with room for the requests' own jitter.
-	pushGap = pushSpacing + 100*time.Millisecond
+	// pushGap is the one spacing the client keeps between timpush/push
+	// calls, and waits after TIM refuses one for coming too soon: TIM wants
+	// them more than a second apart; the 100 ms is room for the requests'
+	// own jitter.
+	pushGap = time.Second + 100*time.Millisecond
 )
 
 // groupAt mentions a group member (or everyone) in a group message.
@@ -160,24 +161,9 @@ func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error)
 		return 0, err
 	}
 
-	// Which items travel together: all in one message, or one message per
-	// media item with the text before it.
-	batches := [][]int{}
-	var cur []int
-	for i, it := range msg.Items {
-		cur = append(cur, i)
-		if o.SplitMixed && it.Type.IsMedia() {
-			batches = append(batches, cur)
-			cur = nil
-		}
-	}
-	if len(cur) > 0 {
-		batches = append(batches, cur)
-	}
-
 	var delivered []int
 	reached := 0
-	for bi, batch := range batches {
+	for bi, batch := range batches(msg, &o) {
 		var body []Element
 		var desc []string
 		for _, i := range batch {
@@ -196,18 +182,42 @@ func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error)
 		if n > 0 && bi == 0 {
 			reached = n
 		}
-		pe := &middleware.PartialError{DeliveredItems: delivered, FailedItem: -1, FailedTargets: failed, SentParts: bi, Err: err}
-		if n > 0 {
-			pe.SentParts++
-			pe.DeliveredItems = append(pe.DeliveredItems, batch...)
-		}
-		if err != nil && n == 0 {
-			pe.FailedItem = batch[0]
-			pe.MaybeDelivered = errors.Is(err, middleware.ErrMaybeDelivered)
-		}
-		return reached, pe
+		return reached, partial(delivered, batch, bi, n, failed, err)
 	}
 	return reached, nil
+}
+
+// batches says which items travel together: all in one message, or with
+// SplitMixed one message per media item with the text before it.
+func batches(msg *middleware.Message, o *Options) [][]int {
+	out := [][]int{}
+	var cur []int
+	for i, it := range msg.Items {
+		cur = append(cur, i)
+		if o.SplitMixed && it.Type.IsMedia() {
+			out = append(out, cur)
+			cur = nil
+		}
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// partial says how far a push got when batch number bi, after the items
+// delivered, reached n targets and failed for the others (or err).
+func partial(delivered, batch []int, bi, n int, failed []middleware.TargetFailure, err error) *middleware.PartialError {
+	pe := &middleware.PartialError{DeliveredItems: delivered, FailedItem: -1, FailedTargets: failed, SentParts: bi, Err: err}
+	if n > 0 {
+		pe.SentParts++
+		pe.DeliveredItems = append(pe.DeliveredItems, batch...)
+	}
+	if err != nil && n == 0 {
+		pe.FailedItem = batch[0]
+		pe.MaybeDelivered = errors.Is(err, middleware.ErrMaybeDelivered)
+	}
+	return pe
 }
 
 // mixedFates reports whether some targets surely failed and others may
@@ -264,11 +274,12 @@ func (c *Client) deliver(ctx context.Context, msg *middleware.Message, o *Option
 			if o.OnlineOnly {
 				b.OnlineOnlyFlag = 1
 			}
-			return c.post(ctx, "group_open_http_svc/send_group_msg", b, msg.Fields, nil)
+			_, err := c.post(ctx, "group_open_http_svc/send_group_msg", b, msg.Fields)
+			return err
 		})
 	case len(users) == 1:
 		b := c.c2c(msg, o, users[0], users[0], part, body, offline)
-		if err := c.post(ctx, "openim/sendmsg", b, msg.Fields, nil); err != nil {
+		if _, err := c.post(ctx, "openim/sendmsg", b, msg.Fields); err != nil {
 			return 0, nil, err
 		}
 		return 1, nil, nil
@@ -329,8 +340,7 @@ func (c *Client) batch(ctx context.Context, msg *middleware.Message, o *Options,
 	var first error
 	for start := 0; start < len(users); start += BatchLimit {
 		chunk := users[start:min(start+BatchLimit, len(users))]
-		var r *reply
-		err := c.post(ctx, "openim/batchsendmsg", c.c2c(msg, o, chunk, "batch "+strconv.Itoa(start), part, body, offline), msg.Fields, &r)
+		r, err := c.post(ctx, "openim/batchsendmsg", c.c2c(msg, o, chunk, "batch "+strconv.Itoa(start), part, body, offline), msg.Fields)
 		if err != nil {
 			first = worse(first, err)
 			for _, u := range chunk {
@@ -364,24 +374,20 @@ func (c *Client) broadcast(ctx context.Context, msg *middleware.Message, o *Opti
 	if o.OnlineOnly {
 		b.OnlineOnlyFlag = 1
 	}
-	if err := c.post(ctx, "timpush/push", b, msg.Fields, nil); err != nil {
+	if _, err := c.post(ctx, "timpush/push", b, msg.Fields); err != nil {
 		return 0, nil, err
 	}
 	return 1, nil, nil
 }
 
-// post encodes v with the caller's fields and calls api; out, if not nil,
-// receives the answer.
-func (c *Client) post(ctx context.Context, api string, v any, fields map[string]any, out **reply) error {
+// post encodes v with the caller's fields, calls api and returns its
+// answer.
+func (c *Client) post(ctx context.Context, api string, v any, fields map[string]any) (*reply, error) {
 	body, err := jsonx.Marshal(v, fields)
 	if err != nil {
-		return fmt.Errorf("timchat: %w", err)
+		return nil, fmt.Errorf("timchat: %w", err)
 	}
-	r, err := c.call(ctx, api, body)
-	if out != nil {
-		*out = r
-	}
-	return err
+	return c.call(ctx, api, body)
 }
 
 func codeOf(err error) int {

@@ -107,7 +107,7 @@ func judge(err error, api *middleware.APIError) retry.Outcome {
 	case api.Code == 0 && errors.Is(err, middleware.ErrRateLimited):
 		return retry.Outcome{Err: err, Retry: true, Wait: api.RetryAfter}
 	case api.Code == 90024:
-		return retry.Outcome{Err: err, Retry: true, Wait: pushSpacing + 50*time.Millisecond}
+		return retry.Outcome{Err: err, Retry: true, Wait: pushGap}
 	case transient(api.Code):
 		return retry.Outcome{Err: err, Retry: true}
 	}
