@@ -185,3 +185,32 @@ func ExampleClient_Do() {
 	// 1 <nil>
 	// middleware: pushImage to wecom: middleware: invalid item: imageURL is empty
 }
+
+// pushCounter counts pushes by outcome; NoopObserver covers the rest of
+// Observer, and whatever Observer gains later.
+type pushCounter struct {
+	middleware.NoopObserver
+	sent, failed int
+}
+
+func (p *pushCounter) PushEnd(_ context.Context, _ middleware.PushInfo, r middleware.PushResult) {
+	if r.Err != nil {
+		p.failed++
+		return
+	}
+	p.sent++
+}
+
+func ExampleNoopObserver() {
+	counter := &pushCounter{}
+	c, _ := middleware.NewClient(middleware.WithObserver(counter), middleware.WithAccount(middleware.Account{
+		ID: "ops", IM: "wecom", Default: true, Backend: printBackend{"ops"},
+	}))
+	ctx := context.Background()
+	_, _ = c.Push(ctx, "wecom", "room1", "", "", "deploy finished")
+	_, _ = c.Push(ctx, "wecom", "room1", "", "", "") // refused: nothing to say
+	fmt.Println("sent", counter.sent, "failed", counter.failed)
+	// Output:
+	// ops -> group "room1" user "": text "deploy finished"
+	// sent 1 failed 1
+}

@@ -129,13 +129,13 @@ func checkMedia(it Item, p SourcePolicy) (*source, error) {
 	return prepareSource(it, p)
 }
 
-// ValidateItem checks one item as PushMixed does under TrustedSources,
+// Validate checks one item as PushMixed does under TrustedSources,
 // without network I/O: its type, its text, and that a media source is well
 // formed (a local file exists, inline base64 decodes). Backends checking
 // a media item that travels outside Message.Items, such as a video
 // thumbnail, use Message.CheckSource instead, which applies the call's
 // SourcePolicy.
-func ValidateItem(it Item) error {
+func (it Item) Validate() error {
 	_, err := prepareItems([]Item{it}, &callConfig{}, trusted())
 	return err
 }

@@ -30,6 +30,27 @@ type Observer interface {
 	Upload(ctx context.Context, u UploadInfo)
 }
 
+// NoopObserver does nothing at every point of report. Embed it in an
+// Observer of your own and implement only what you need: a method added
+// to Observer later then does nothing in your type instead of breaking
+// its build.
+type NoopObserver struct{}
+
+// PushStart returns ctx.
+func (NoopObserver) PushStart(ctx context.Context, _ PushInfo) context.Context { return ctx }
+
+// PushEnd does nothing.
+func (NoopObserver) PushEnd(context.Context, PushInfo, PushResult) {}
+
+// Attempt does nothing.
+func (NoopObserver) Attempt(context.Context, AttemptInfo) {}
+
+// Wait does nothing.
+func (NoopObserver) Wait(context.Context, WaitInfo) {}
+
+// Upload does nothing.
+func (NoopObserver) Upload(context.Context, UploadInfo) {}
+
 // PushInfo names a helper call.
 type PushInfo struct {
 	Helper  string     // "push", "pushImage", ...

@@ -55,7 +55,7 @@ func (mp MiniProgram) Validate() error {
 		return bad(middleware.ErrInvalidItem, "give PicMediaID or Cover, not both")
 	}
 	if mp.Cover != "" {
-		return middleware.ValidateItem(middleware.Item{Type: middleware.ImageItem, Source: mp.Cover})
+		return middleware.Item{Type: middleware.ImageItem, Source: mp.Cover}.Validate()
 	}
 	return nil
 }
