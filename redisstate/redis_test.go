@@ -3,6 +3,7 @@ package redisstate
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -30,11 +31,37 @@ func TestMain(m *testing.M) {
 	if role := os.Getenv(childEnv); role != "" {
 		os.Exit(runChild(role))
 	}
+	exampleRedis()
 	code := m.Run()
 	if shared.stop != nil {
 		shared.stop()
 	}
 	os.Exit(code)
+}
+
+// exampleRedis gives the examples, which cannot skip, the shared Redis in
+// REDIS_ADDR; outside CI, with no Redis to start, it skips them with a
+// word on stderr.
+func exampleRedis() {
+	if os.Getenv("REDIS_ADDR") != "" {
+		return
+	}
+	shared.once.Do(func() {
+		var s *server
+		s, shared.err = startServer()
+		if shared.err == nil {
+			shared.addr, shared.stop = s.addr, s.stop
+		}
+	})
+	if shared.err == nil {
+		os.Setenv("REDIS_ADDR", shared.addr)
+		return
+	}
+	if os.Getenv("CI") == "" {
+		flag.Parse()
+		_ = flag.Set("test.skip", "^Example")
+		fmt.Fprintf(os.Stderr, "redisstate: examples skipped: %v; %s\n", shared.err, howToRun)
+	}
 }
 
 // redisAddr returns the Redis the tests share: REDIS_ADDR, or one started
