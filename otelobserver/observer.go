@@ -257,7 +257,7 @@ func splitHost(hostport string) (string, int) {
 	return host, port
 }
 
-// instruments are the metrics, named in the README's table.
+// instruments are the metrics, named in the table of docs/observability.md.
 type instruments struct {
 	pushes       metric.Int64Counter
 	pushDuration metric.Float64Histogram

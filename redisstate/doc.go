@@ -7,8 +7,9 @@
 // the same file again. With this package:
 //
 //	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"redis:6379"}})
-//	limits := redisstate.NewLimiter(rdb)
-//	bot, err := wecom.New(key, wecom.WithLimiter(limits), wecom.WithMediaCache(redisstate.NewMediaCache(rdb)))
+//	limits, err := redisstate.NewLimiter(rdb)
+//	media, err := redisstate.NewMediaCache(rdb)
+//	bot, err := wecom.New(key, wecom.WithLimiter(limits), wecom.WithMediaCache(media))
 //	tim, err := timchat.New(cfg, timchat.WithLimiter(limits))
 //
 // The limiter keeps a sliding-window log per budget in a sorted set, and

@@ -3,7 +3,7 @@
 //
 // With no credentials it runs on the in-process emulators of package imtest:
 // no network, nothing to install. These environment variables send to the
-// real services instead (README, "Sending for real"):
+// real services instead (docs/cli.md, "Sending for real"):
 //
 //	WECOM_WEBHOOK_KEY   the bot's key or whole webhook URL: WeCom for real
 //	TIM_SDKAPPID        the app id: TIM for real, with

@@ -7,8 +7,8 @@
 // It is plain net/http. resty v2 was the first choice and was measured
 // out: it copies any io.Reader body into memory to make it replayable (a
 // 20 MB upload held twice), and its per-request bookkeeping cost a third
-// of the SDK's throughput against a loopback server (see README,
-// "Benchmarks").
+// of the SDK's throughput against a loopback server (see
+// docs/dependencies.md).
 package httpx
 
 import (
