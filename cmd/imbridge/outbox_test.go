@@ -59,10 +59,20 @@ func TestOutboxCommand(t *testing.T) {
 	}
 	code, out, _ := cli("list", "--json")
 	require.Equal(t, exitOK, code)
-	var listed outbox.JobStatus
+	var listed map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out), &listed))
-	assert.Equal(t, id, listed.ID)
-	assert.Equal(t, outbox.JobMaybeDelivered, listed.State)
+	assert.Equal(t, id, listed["id"])
+	assert.Equal(t, "maybe_delivered", listed["state"])
+	assert.Equal(t, "wecom", listed["im"])
+	assert.Equal(t, "ops", listed["account"])
+	assert.Equal(t, "chat", listed["group"])
+	assert.Equal(t, []any{"text"}, listed["items"])
+	assert.Equal(t, "maybe_delivered", listed["last_error_class"])
+	assert.NotContains(t, out, "deploy done", "a listing shows where a job goes, not what it says")
+
+	code, out, _ = cli("list")
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, out, "wecom/ops group chat", "the table names the target")
 
 	code, out, _ = cli("status", id)
 	require.Equal(t, exitOK, code)
@@ -80,6 +90,9 @@ func TestOutboxCommand(t *testing.T) {
 	code, _, errOut := cli("drop", id)
 	assert.Equal(t, exitBadInput, code, "sent: not a dead letter")
 	assert.Contains(t, errOut, "not a dead letter")
+	code, _, errOut = cli("resend", "no-such-job")
+	assert.Equal(t, exitBadInput, code)
+	assert.Contains(t, errOut, "no such job")
 	code, out, _ = cli("list")
 	assert.Equal(t, exitOK, code)
 	assert.Equal(t, 1, strings.Count(out, "\n"), "the header only")

@@ -130,4 +130,3 @@ func TestRetryAfter(t *testing.T) {
 		assert.Equal(t, tt.want, got, tt.v)
 	}
 }
-
