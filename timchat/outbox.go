@@ -3,7 +3,6 @@ package timchat
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -21,18 +20,12 @@ const (
 
 // EncodeOptions stores this backend's options among x for an outbox (see
 // outbox.OptionCodec): Options as it is; nil when there are none.
-func (c *Client) EncodeOptions(x []any) ([]byte, error) {
-	return extras.Encode(x, func(o Options) Options { return o })
-}
+func (c *Client) EncodeOptions(x []any) ([]byte, error) { return extras.Encode[Options](x) }
 
 // DecodeOptions reads back what EncodeOptions stored. A field this version
 // does not know is an error: the push would otherwise go out without it.
 func (c *Client) DecodeOptions(data []byte) (middleware.Option, error) {
-	o, err := extras.Decode(data, func(o Options) Options { return o })
-	if err != nil {
-		return nil, fmt.Errorf("timchat: stored options: %w", err)
-	}
-	return o, nil
+	return extras.Decode[Options]("timchat", data)
 }
 
 // Messages says how many TIM messages msg takes per target, without I/O

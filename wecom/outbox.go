@@ -1,7 +1,6 @@
 package wecom
 
 import (
-	"fmt"
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/extras"
@@ -9,18 +8,12 @@ import (
 
 // EncodeOptions stores this backend's options among x for an outbox (see
 // outbox.OptionCodec): Options as it is; nil when there are none.
-func (c *Client) EncodeOptions(x []any) ([]byte, error) {
-	return extras.Encode(x, func(o Options) Options { return o })
-}
+func (c *Client) EncodeOptions(x []any) ([]byte, error) { return extras.Encode[Options](x) }
 
 // DecodeOptions reads back what EncodeOptions stored. A field this version
 // does not know is an error: the push would otherwise go out without it.
 func (c *Client) DecodeOptions(data []byte) (middleware.Option, error) {
-	o, err := extras.Decode(data, func(o Options) Options { return o })
-	if err != nil {
-		return nil, fmt.Errorf("wecom: stored options: %w", err)
-	}
-	return o, nil
+	return extras.Decode[Options]("wecom", data)
 }
 
 // Messages says how many WeCom messages msg takes, without I/O (see

@@ -5,6 +5,7 @@ package extras
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 
 	"github.com/imbridge/middleware"
@@ -26,26 +27,25 @@ func Read[T any](extras []any) T {
 	return o
 }
 
-// Encode stores the options of T among x as the JSON of view(o), for an
-// outbox (see outbox.OptionCodec): nil when none is set.
-func Encode[T, V any](x []any, view func(T) V) ([]byte, error) {
+// Encode stores the options of T among x as T's JSON, for an outbox (see
+// outbox.OptionCodec): nil when none is set.
+func Encode[T any](x []any) ([]byte, error) {
 	o := Read[T](x)
 	if reflect.ValueOf(o).IsZero() {
 		return nil, nil
 	}
-	return json.Marshal(view(o))
+	return json.Marshal(o)
 }
 
 // Decode reads back what Encode stored as an Option that sets T whole. A
-// field V does not have is an error: the push would otherwise go out
-// without it.
-func Decode[T, V any](data []byte, from func(V) T) (middleware.Option, error) {
+// field T does not have is an error naming backend: the push would
+// otherwise go out without it.
+func Decode[T any](backend string, data []byte) (middleware.Option, error) {
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.DisallowUnknownFields()
-	var v V
-	if err := d.Decode(&v); err != nil {
-		return nil, err
+	var o T
+	if err := d.Decode(&o); err != nil {
+		return nil, fmt.Errorf("%s: stored options: %w", backend, err)
 	}
-	o := from(v)
 	return Option(func(t *T) { *t = o }), nil
 }
