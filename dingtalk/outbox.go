@@ -1,7 +1,6 @@
 package dingtalk
 
 import (
-
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/extras"
 )

@@ -1,7 +1,6 @@
 package wecom
 
 import (
-
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/internal/extras"
 )
