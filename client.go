@@ -144,7 +144,7 @@ func (c *Client) send(ctx context.Context, cl *call) (n int, err error) {
 		ctx = context.WithValue(ctx, maxWaitKey{}, p.cfg.maxWait)
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%w: %w", ErrUnsent, err)
 	}
 	return sent(p.acct.Backend.Send(ctx, p.msg))
 }

@@ -51,6 +51,11 @@ var (
 	// was not retried, because the platform does not deduplicate: check
 	// the chat before sending again.
 	ErrMaybeDelivered = errors.New("middleware: the message may have been delivered")
+	// ErrUnsent means the request of a push provably never left: it
+	// failed before a byte of it was written (no route, a refused
+	// connection, a deadline that passed before sending). Nothing was
+	// delivered, so sending again cannot show it twice.
+	ErrUnsent = errors.New("middleware: request not sent")
 )
 
 // APIError carries what a platform, or something in front of it, answered
@@ -239,6 +244,7 @@ func ErrorClass(err error) string {
 		{ErrInvalidOption, "invalid_option"},
 		{ErrNotSent, "not_sent"},
 		{ErrMaybeDelivered, "maybe_delivered"},
+		{ErrUnsent, "unsent"},
 	} {
 		if errors.Is(err, s.err) {
 			return s.name

@@ -16,13 +16,8 @@ func (o *Outbox) deliver(ctx context.Context, name string, jobs []*Job) laneResu
 	res := laneResult{lane: name}
 	a, err := o.compose(ctx, jobs)
 	res.jobs = a.jobs
-	switch {
-	case err != nil && retryable(err): // an account offline for now
-		note(a.jobs, err, time.Now())
-		return o.again(ctx, res, a, time.Now().Add(backoff(a.jobs[0].Attempts, err)))
-	case err != nil:
-		// The job cannot be read back or sent by this Client.
-		return o.finish(ctx, res, a, JobFailed, 0, err)
+	if err != nil {
+		return o.refused(ctx, res, a, err)
 	}
 	now := time.Now()
 	if a.jobs[0].State == JobSending && !a.redeliverable(now) {
@@ -49,31 +44,54 @@ func (o *Outbox) deliver(ctx context.Context, name string, jobs []*Job) laneResu
 	return o.judge(ctx, res, a, n, err)
 }
 
+// refused records a job that could not be composed: an account offline
+// for now waits and counts a try, as WithMaxAttempts says; a job that
+// cannot be read back (a field this version does not know, say) or whose
+// account is gone fails, never sent without what it asked.
+func (o *Outbox) refused(ctx context.Context, res laneResult, a *attempt, err error) laneResult {
+	now := time.Now()
+	if decide(0, err) != again {
+		return o.finish(ctx, res, a, JobFailed, 0, err)
+	}
+	for _, j := range a.jobs {
+		j.Attempts++
+	}
+	if a.jobs[0].Attempts >= o.cfg.maxAttempts {
+		return o.finish(ctx, res, a, JobFailed, 0, err)
+	}
+	note(a.jobs, err, now)
+	return o.again(ctx, res, a, now.Add(backoff(a.jobs[0].Attempts, err)))
+}
+
 // judge records what one request came to. A refusal that proves nothing
 // left (the client's budget, a check) costs nothing; "maybe delivered" is
 // retried only where the platform drops repeats.
 func (o *Outbox) judge(ctx context.Context, res laneResult, a *attempt, n int, err error) laneResult {
-	now := time.Now()
-	var le *middleware.LimitError
-	switch {
-	case err == nil:
+	if err == nil {
 		return o.finish(ctx, res, a, JobSent, n, nil)
-	case errors.As(err, &le):
+	}
+	now := time.Now()
+	switch decide(n, err) {
+	case wait:
 		// The client's own budget: nothing left. Wait for the slot; texts
 		// queue up behind and are merged when it frees.
 		a.restore()
 		if err := o.store.Save(ctx, o.cfg.worker, a.jobs); err != nil {
 			return o.saveFailed(res, err)
 		}
-		res.notBefore = now.Add(max(le.RetryAfter, 10*time.Millisecond))
+		d, _ := middleware.RetryAfter(err)
+		res.notBefore = now.Add(max(d, 10*time.Millisecond))
 		return res
-	case maybeDelivered(n, err):
+	case maybe:
 		if a.redeliverable(now) && a.jobs[0].Attempts < o.cfg.maxAttempts {
 			note(a.jobs, err, now)
 			return o.again(ctx, res, a, now.Add(backoff(a.jobs[0].Attempts, err)))
 		}
 		return o.finish(ctx, res, a, JobMaybeDelivered, n, err)
-	case retryable(err) && a.jobs[0].Attempts < o.cfg.maxAttempts:
+	case again:
+		if a.jobs[0].Attempts >= o.cfg.maxAttempts {
+			break
+		}
 		for i, j := range a.jobs {
 			if a.prev[i].State != JobSending { // nothing of it may have left
 				j.State, j.Batch = JobQueued, nil

@@ -53,7 +53,9 @@ type JobStatus struct {
 	// with no secrets. Both are empty when nothing failed.
 	LastErrorClass string `json:"Class,omitempty"`
 	LastError      string `json:"Err,omitempty"`
-	// Attempts counts the requests that may have left for the job.
+	// Attempts counts the job's tries: the requests that may have left for
+	// it, and the tries refused before sending because its account was
+	// offline. A refusal by the client's own budget is not one.
 	Attempts int
 	// Enqueued, FirstAttempt and Updated are when the job was queued, when
 	// a request first may have left for it, and when it last changed.
@@ -134,10 +136,13 @@ func (s *spec) lane() string {
 	return fmt.Sprintf("%s|%s|%d:%s|%d:%s", s.IM, s.Account, len(s.Group), s.Group, len(s.User), s.User)
 }
 
-// decodeSpec reads a stored push; numbers in Fields stay exact.
+// decodeSpec reads a stored push; numbers in Fields stay exact. A field
+// this version does not know (written by a newer one) is an error: the
+// job fails with it as its reason, never sent without what it asked.
 func decodeSpec(b []byte) (*spec, error) {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
+	d.DisallowUnknownFields()
 	var s spec
 	if err := d.Decode(&s); err != nil {
 		return nil, fmt.Errorf("outbox: unreadable job: %w", err)

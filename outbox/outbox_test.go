@@ -501,3 +501,23 @@ func TestOutboxRetriesWhatPasses(t *testing.T) {
 	assert.Equal(t, 2, r.wc.Requests())
 	assert.Len(t, r.wc.Messages(), 1)
 }
+
+// TestOutboxCountsOfflineTries: a job whose account stays offline is
+// tried WithMaxAttempts times, each refused before sending, then fails
+// with the reason; an account back online in time delivers it.
+func TestOutboxCountsOfflineTries(t *testing.T) {
+	r := newOutboxRig(t, time.Minute, 20)
+	o, err := outbox.New(r.c, outbox.WithMaxAttempts(3))
+	require.NoError(t, err)
+	ctx := context.Background()
+	id, err := o.Push(ctx, wecom.IM, "c", "", "", "while offline")
+	require.NoError(t, err)
+	require.NoError(t, r.c.SetOnline("ops", false))
+	run(t, o)
+	// 1 s then 2 s of backoff between the three tries.
+	s := waitAll(t, o, []string{id}, 10*time.Second)[0]
+	assert.Equal(t, outbox.JobFailed, s.State)
+	assert.Equal(t, "account_offline", s.LastErrorClass)
+	assert.Equal(t, 3, s.Attempts)
+	assert.Zero(t, r.wc.Requests(), "nothing was sent")
+}

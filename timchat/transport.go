@@ -120,5 +120,9 @@ func (c *Client) final(err error, maybe bool) error {
 	if maybe && !errors.Is(err, middleware.ErrMaybeDelivered) {
 		return fmt.Errorf("%w (an earlier attempt may have arrived): %w", middleware.ErrMaybeDelivered, err)
 	}
+	var he *httpx.Error
+	if !maybe && errors.As(err, &he) && !he.Written {
+		return fmt.Errorf("%w: %w", middleware.ErrUnsent, err)
+	}
 	return err
 }

@@ -99,9 +99,9 @@ func judgeTransport(ctx context.Context, req request, err error) retry.Outcome {
 	case !unwritten && !req.upload:
 		return retry.Outcome{Err: fmt.Errorf("wecom: %w (not retried): %w", middleware.ErrMaybeDelivered, err)}
 	case ctx.Err() != nil:
-		return retry.Outcome{Err: fmt.Errorf("wecom: %w", err)}
+		return retry.Outcome{Err: fmt.Errorf("wecom: %w: %w", middleware.ErrUnsent, err)}
 	}
-	return retry.Outcome{Err: fmt.Errorf("wecom: %w", err), Retry: true}
+	return retry.Outcome{Err: fmt.Errorf("wecom: %w: %w", middleware.ErrUnsent, err), Retry: true}
 }
 
 // judgeReply decides on a refusal: system busy and the concurrency limit

@@ -107,9 +107,9 @@ func (s *Sender) judgeTransport(ctx context.Context, err error) retry.Outcome {
 	case !unwritten:
 		return retry.Outcome{Err: fmt.Errorf("%s: %w (not retried): %w", s.IM, middleware.ErrMaybeDelivered, err)}
 	case ctx.Err() != nil:
-		return retry.Outcome{Err: fmt.Errorf("%s: %w", s.IM, err)}
+		return retry.Outcome{Err: fmt.Errorf("%s: %w: %w", s.IM, middleware.ErrUnsent, err)}
 	}
-	return retry.Outcome{Err: fmt.Errorf("%s: %w", s.IM, err), Retry: true}
+	return retry.Outcome{Err: fmt.Errorf("%s: %w: %w", s.IM, middleware.ErrUnsent, err), Retry: true}
 }
 
 // Margin is the share of a window a pacer adds to it: the pacer books when

@@ -1,0 +1,58 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/imbridge/middleware"
+)
+
+// TestDecide is the table of every retry decision: on types and
+// sentinels, never on text; what it does not know fails.
+func TestDecide(t *testing.T) {
+	t.Parallel()
+	wrap := func(err error) error { return fmt.Errorf("middleware: push to wecom as ops: %w", err) }
+	for _, tc := range []struct {
+		name string
+		n    int
+		err  error
+		want decision
+	}{
+		{"the client's own budget", 0, wrap(&middleware.LimitError{Backend: "wecom", RetryAfter: time.Second}), wait},
+		{"reached some targets", 1, wrap(errors.New("x")), maybe},
+		{"a timeout after writing", 0, wrap(fmt.Errorf("wecom: %w (not retried): timeout", middleware.ErrMaybeDelivered)), maybe},
+		{"a partial delivery", 0, wrap(&middleware.PartialError{SentParts: 1, Err: errors.New("45009")}), maybe},
+		{"a 5xx that may have passed", 0, wrap(&middleware.APIError{HTTPStatus: 502, Kind: middleware.ErrMaybeDelivered}), maybe},
+		{"the platform's rate limit", 0, wrap(&middleware.APIError{Code: 45009, Kind: middleware.ErrRateLimited}), again},
+		{"an offline account", 0, wrap(middleware.ErrAccountOffline), again},
+		{"a request that never left", 0, wrap(fmt.Errorf("wecom: %w: dial tcp: refused", middleware.ErrUnsent)), again},
+		{"a deadline before sending", 0, wrap(fmt.Errorf("%w: %w", middleware.ErrUnsent, context.DeadlineExceeded)), again},
+		{"a 5xx judged undelivered", 0, wrap(&middleware.APIError{HTTPStatus: 500}), again},
+		{"an invalid item", 0, wrap(middleware.ErrInvalidItem), fail},
+		{"refused credentials", 0, wrap(middleware.ErrUnauthorized), fail},
+		{"a 4xx", 0, wrap(&middleware.APIError{HTTPStatus: 404}), fail},
+		{"an unknown account", 0, wrap(middleware.ErrUnknownAccount), fail},
+		{"an error nobody typed", 0, wrap(io.ErrUnexpectedEOF), fail},
+		{"a bare deadline, with no word that nothing left", 0, context.DeadlineExceeded, fail},
+	} {
+		if got := decide(tc.n, tc.err); got != tc.want {
+			t.Errorf("%s: decide = %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestUnknownStoredFieldFails: a job written by a newer version with a
+// field this one does not know is refused with it named.
+func TestUnknownStoredFieldFails(t *testing.T) {
+	t.Parallel()
+	_, err := decodeSpec([]byte(`{"helper":"push","im":"wecom","items":[{"Type":"text","Text":"x"}],"priority":"high"}`))
+	if err == nil || !strings.Contains(err.Error(), "priority") {
+		t.Fatalf("decodeSpec = %v, want an error naming the field", err)
+	}
+}
+
