@@ -55,4 +55,3 @@ func TestUnknownStoredFieldFails(t *testing.T) {
 		t.Fatalf("decodeSpec = %v, want an error naming the field", err)
 	}
 }
-
