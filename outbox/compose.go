@@ -13,6 +13,7 @@ import (
 type attempt struct {
 	jobs   []*Job
 	prev   []JobStatus         // before this attempt: what a refusal restores
+	texts  []string            // and the jobs' Text before it
 	spec   *spec               // the first job's
 	opts   []middleware.Option // the first job's, with its idempotency key
 	text   string              // the merged text, when jobs are several
@@ -25,7 +26,12 @@ type attempt struct {
 func (o *Outbox) compose(ctx context.Context, jobs []*Job) (*attempt, error) {
 	head := jobs[0]
 	a := &attempt{jobs: jobs[:1]}
-	defer func() { a.prev = statuses(a.jobs) }()
+	defer func() {
+		a.prev = statuses(a.jobs)
+		for _, j := range a.jobs {
+			a.texts = append(a.texts, j.Text)
+		}
+	}()
 	s, err := decodeSpec(head.Spec)
 	if err != nil {
 		return a, err
@@ -44,34 +50,34 @@ func (o *Outbox) compose(ctx context.Context, jobs []*Job) (*attempt, error) {
 	}
 	planner, _ := acct.Backend.(Planner)
 	switch {
-	case head.State == JobSending && len(head.Batch) > 1:
-		a.rebuild(jobs, o.cfg.separator)
+	case head.State == JobSending:
+		// It may have left: the same message again, byte for byte, never
+		// a new composition under its key.
+		if len(head.Batch) > 1 {
+			a.rebuild(jobs)
+		}
 	case planner != nil && o.cfg.after >= 0 && s.mergeable() && time.Since(head.Enqueued) >= o.cfg.after:
 		a.merge(jobs, planner, o.cfg.separator)
 	}
 	return a, nil
 }
 
-// rebuild makes the message an earlier attempt sent again: the same jobs,
-// found in order at the head of the lane. When they are not all at hand
-// the message cannot be rebuilt, and the head must not go again as if it
-// could be dropped as a repeat.
-func (a *attempt) rebuild(jobs []*Job, sep string) {
-	var texts []string
-	for n, id := range jobs[0].Batch {
-		if n >= len(jobs) || jobs[n].ID != id {
+// rebuild makes the message an earlier attempt sent again: the text the
+// head wrote ahead, carried by the same jobs, found in order at the head
+// of the lane. When they are not all at hand, or the text was not
+// written, the message cannot be rebuilt, and the head must not go again
+// as if a repeat of it would be dropped.
+func (a *attempt) rebuild(jobs []*Job) {
+	head := jobs[0]
+	for n, id := range head.Batch {
+		if n >= len(jobs) || jobs[n].ID != id || jobs[n].State != JobSending || head.Text == "" {
 			a.window = 0
-			break
+			a.jobs = jobs[:1]
+			return
 		}
-		s, err := decodeSpec(jobs[n].Spec)
-		if err != nil || !s.mergeable() {
-			a.window = 0
-			break
-		}
-		texts = append(texts, s.Items[0].Text)
-		a.jobs = jobs[:n+1]
 	}
-	a.text = strings.Join(texts, sep)
+	a.jobs = jobs[:len(head.Batch)]
+	a.text = head.Text
 }
 
 // merge adds to the head the queued texts behind it that differ from it
@@ -141,7 +147,7 @@ func (a *attempt) redeliverable(now time.Time) bool {
 // restore undoes this attempt's marks on its jobs.
 func (a *attempt) restore() {
 	for i, j := range a.jobs {
-		j.JobStatus = a.prev[i]
+		j.JobStatus, j.Text = a.prev[i], a.texts[i]
 	}
 }
 

@@ -31,11 +31,13 @@ func (o *Outbox) deliver(ctx context.Context, name string, jobs []*Job) laneResu
 		if j.FirstAttempt.IsZero() {
 			j.FirstAttempt = now
 		}
-		j.Batch = nil
+		j.Batch, j.Text = nil, ""
 		if len(a.jobs) > 1 {
 			j.Batch = jobIDs(a.jobs)
 		}
 	}
+	// Write ahead: what the request carries is stored before it leaves.
+	a.jobs[0].Text = a.text
 	if err := o.store.Save(ctx, o.cfg.worker, a.jobs); err != nil {
 		a.restore()
 		return o.saveFailed(res, err)
@@ -94,7 +96,7 @@ func (o *Outbox) judge(ctx context.Context, res laneResult, a *attempt, n int, e
 		}
 		for i, j := range a.jobs {
 			if a.prev[i].State != JobSending { // nothing of it may have left
-				j.State, j.Batch = JobQueued, nil
+				j.State, j.Batch, j.Text = JobQueued, nil, ""
 			}
 		}
 		note(a.jobs, err, now)

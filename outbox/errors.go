@@ -17,3 +17,14 @@ var ErrClaimLost = errors.New("outbox: claim lost to another worker")
 
 // errRunning refuses a second Run of one Outbox at a time.
 var errRunning = errors.New("outbox: Run is already running")
+
+// DuplicateError is Store.Add's answer to a job whose caller-given key
+// (Job.Unique) a job the store keeps already has: nothing was added, and
+// ID names that job.
+type DuplicateError struct {
+	ID string
+}
+
+func (e *DuplicateError) Error() string {
+	return "outbox: a job with this idempotency key is already kept: " + e.ID
+}

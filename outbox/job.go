@@ -78,6 +78,14 @@ type Job struct {
 	Lane string
 	// Spec is the push, encoded by the Outbox; stores keep it as is.
 	Spec []byte
+	// Unique says the caller gave Key (middleware.WithIdempotencyKey):
+	// the store keeps one job per such key (see Store.Add), and the job is
+	// never merged with another.
+	Unique bool `json:",omitempty"`
+	// Text is the merged text of the batch this job heads, written before
+	// its first request: a retry or a takeover sends it again byte for
+	// byte, whatever the separator of the worker that does.
+	Text string `json:",omitempty"`
 	// Ref is the store's own handle on the job (a stream entry id, say);
 	// the Outbox never reads it.
 	Ref string `json:",omitempty"`
@@ -109,12 +117,13 @@ type spec struct {
 	Fields   map[string]any           `json:"fields,omitempty"`
 	Policy   *middleware.SourcePolicy `json:"policy,omitempty"`
 	Backend  json.RawMessage          `json:"backend,omitempty"`
+	KeyGiven bool                     `json:"key_given,omitempty"`
 }
 
 // mergeable reports whether the push is one text that may share a message
-// with the next of its lane.
+// with the next of its lane: a push with a key of the caller's never does.
 func (s *spec) mergeable() bool {
-	return s.Helper == middleware.HelperPush && len(s.Items) == 1 && s.Items[0].Type == middleware.TextItem
+	return s.Helper == middleware.HelperPush && len(s.Items) == 1 && s.Items[0].Type == middleware.TextItem && !s.KeyGiven
 }
 
 // mergeKey hashes all of the push but its text: pushes with equal keys

@@ -18,7 +18,8 @@ type MemoryStore struct {
 	held      map[string]string // job id -> worker
 	lanes     map[string]string // lane -> worker, while it holds any job of it
 	dead      []string
-	finished  []string // in the order they finished
+	finished  []string          // in the order they finished
+	keys      map[uint64]string // caller-given key -> job id
 	retention time.Duration
 	now       func() time.Time
 }
@@ -29,7 +30,7 @@ func NewMemoryStore(retention time.Duration) *MemoryStore {
 	if retention <= 0 {
 		retention = time.Hour
 	}
-	return &MemoryStore{jobs: map[string]*Job{}, held: map[string]string{}, lanes: map[string]string{},
+	return &MemoryStore{jobs: map[string]*Job{}, held: map[string]string{}, lanes: map[string]string{}, keys: map[uint64]string{},
 		retention: retention, now: time.Now}
 }
 
@@ -39,6 +40,12 @@ func (m *MemoryStore) Add(_ context.Context, job *Job) error {
 	defer m.mu.Unlock()
 	if _, ok := m.jobs[job.ID]; ok {
 		return fmt.Errorf("outbox: job %s already exists", job.ID)
+	}
+	if job.Unique {
+		if id, ok := m.keys[job.Key]; ok && m.jobs[id] != nil {
+			return &DuplicateError{ID: id}
+		}
+		m.keys[job.Key] = job.ID
 	}
 	m.jobs[job.ID] = job.clone()
 	m.queue = append(m.queue, job.ID)
@@ -170,7 +177,7 @@ func (m *MemoryStore) Drop(_ context.Context, id string) error {
 		return ErrJobNotFound
 	}
 	m.dead = slices.Delete(m.dead, i, i+1)
-	delete(m.jobs, id)
+	m.remove(id)
 	return nil
 }
 
@@ -182,8 +189,16 @@ func (m *MemoryStore) forget() {
 		if !m.jobs[id].Updated.Before(cut) {
 			break
 		}
-		delete(m.jobs, id)
+		m.remove(id)
 		n++
 	}
 	m.finished = m.finished[n:]
+}
+
+// remove forgets job id and its caller-given key.
+func (m *MemoryStore) remove(id string) {
+	if j := m.jobs[id]; j != nil && j.Unique && m.keys[j.Key] == id {
+		delete(m.keys, j.Key)
+	}
+	delete(m.jobs, id)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -83,7 +84,10 @@ func (o *Outbox) PushMixed(ctx context.Context, imType, groupCode, userID, title
 // arguments, items, sources, account, the backend's limits), picks its
 // account, stores it and returns its job id. What the check finds is
 // returned before anything is stored. WithProgress cannot be queued; a
-// backend option can only when its backend is an OptionCodec.
+// backend option can only when its backend is an OptionCodec. A push with
+// middleware.WithIdempotencyKey is queued once: while the store keeps a
+// job with that key, Enqueue returns that job's id, and such a job is
+// never merged with another.
 func (o *Outbox) Enqueue(ctx context.Context, r middleware.Request) (string, error) {
 	if ctx == nil {
 		return "", fmt.Errorf("outbox: queue %s: nil context (use context.Background())", r.Helper)
@@ -106,8 +110,11 @@ func (o *Outbox) Enqueue(ctx context.Context, r middleware.Request) (string, err
 	}
 	now := time.Now()
 	job := &Job{JobStatus: JobStatus{ID: newJobID(now), State: JobQueued, Enqueued: now, Updated: now, Key: key},
-		Lane: s.lane(), Spec: b}
-	if err := o.store.Add(ctx, job); err != nil {
+		Lane: s.lane(), Spec: b, Unique: s.KeyGiven}
+	var dup *DuplicateError
+	if err := o.store.Add(ctx, job); errors.As(err, &dup) {
+		return dup.ID, nil // the same push, queued before: one job per key
+	} else if err != nil {
 		return "", fmt.Errorf("outbox: queue %s to %s: storing the job: %w", r.Helper, r.IM, err)
 	}
 	o.wake()
@@ -127,7 +134,7 @@ func (o *Outbox) spec(r middleware.Request, chk middleware.Checked) (*spec, erro
 	}
 	s := &spec{Helper: r.Helper, IM: r.IM, Account: chk.Account.ID, Group: r.GroupCode, User: r.UserID,
 		Title: r.Title, Items: chk.Items, Filename: set.Filename, MIME: set.MIME, Timeout: set.Timeout,
-		Fields: set.Fields, Policy: set.Policy}
+		Fields: set.Fields, Policy: set.Policy, KeyGiven: set.IdempotencyKey != 0}
 	if len(set.Extras) > 0 {
 		codec, ok := chk.Account.Backend.(OptionCodec)
 		if !ok {

@@ -458,7 +458,9 @@ func TestOutboxRecoversAMergedBatch(t *testing.T) {
 		for _, j := range batch {
 			j.State, j.Attempts, j.FirstAttempt, j.Batch = outbox.JobSending, 1, time.Now(), ids
 		}
+		batch[0].Text = strings.Join([]string{"x a", "x b", "x c"}, "\n\n") // written ahead, as deliver does
 	}
+	jobs[0].Text = "tim a\n\ntim b\n\ntim c"
 	require.NoError(t, store.Save(ctx, "dead", jobs))
 	require.NoError(t, store.Release(ctx, "dead"))
 	_, err = r.c.Push(ctx, timchat.IM, "g1", "", "", "tim a\n\ntim b\n\ntim c", middleware.WithIdempotencyKey(jobs[0].Key))
@@ -520,4 +522,79 @@ func TestOutboxCountsOfflineTries(t *testing.T) {
 	assert.Equal(t, "account_offline", s.LastErrorClass)
 	assert.Equal(t, 3, s.Attempts)
 	assert.Zero(t, r.wc.Requests(), "nothing was sent")
+}
+
+// TestOutboxNeverMergesWhatMayHaveLeft is finding 3 of the time-honesty
+// issue: a TIM text left sending by a dead worker, with texts queued
+// behind it, goes again alone under its key (TIM drops it if it had
+// arrived) and the texts behind it go in messages of their own, so none
+// is lost as a "repeat". The user sees each text once.
+func TestOutboxNeverMergesWhatMayHaveLeft(t *testing.T) {
+	r := newOutboxRig(t, time.Minute, 20)
+	store := outbox.NewMemoryStore(0)
+	ctx := context.Background()
+	dead, err := outbox.New(r.c, outbox.WithStore(store))
+	require.NoError(t, err)
+	var ids []string
+	for _, s := range []string{"first", "second", "third"} {
+		id, err := dead.Push(ctx, timchat.IM, "", "u1", "", s)
+		require.NoError(t, err)
+		ids = append(ids, id)
+	}
+	jobs, err := store.Claim(ctx, "dead", 10)
+	require.NoError(t, err)
+	require.Len(t, jobs, 3)
+	// The dead worker had sent "first" (it arrived) and died before
+	// recording the answer.
+	jobs[0].State, jobs[0].Attempts, jobs[0].FirstAttempt = outbox.JobSending, 1, time.Now()
+	require.NoError(t, store.Save(ctx, "dead", jobs[:1]))
+	require.NoError(t, store.Release(ctx, "dead"))
+	_, err = r.c.Push(ctx, timchat.IM, "", "u1", "", "first", middleware.WithIdempotencyKey(jobs[0].Key))
+	require.NoError(t, err)
+
+	o, err := outbox.New(r.c, outbox.WithStore(store), outbox.WithCoalesceAfter(0))
+	require.NoError(t, err)
+	run(t, o)
+	for i, s := range waitAll(t, o, ids, 5*time.Second) {
+		assert.Equal(t, outbox.JobSent, s.State, "job %d", i)
+	}
+	var texts []string
+	for _, m := range r.tim.Messages() {
+		texts = append(texts, m.Elements[0].MsgContent.(*timchat.TextElem).Text)
+	}
+	assert.Equal(t, []string{"first", "second\n\nthird"}, texts, "each text once; the retry of the first went alone")
+	assert.Equal(t, 1, r.tim.Duplicates(), "the retry was dropped as the repeat it was")
+}
+
+// TestOutboxOneJobPerKey is finding 5: two enqueues with the same
+// WithIdempotencyKey are one job, sent once, never merged into one
+// message holding the text twice.
+func TestOutboxOneJobPerKey(t *testing.T) {
+	r := newOutboxRig(t, time.Minute, 20)
+	o, err := outbox.New(r.c, outbox.WithCoalesceAfter(0))
+	require.NoError(t, err)
+	ctx := context.Background()
+	a, err := o.Push(ctx, wecom.IM, "c", "", "", "deploy v2 done", middleware.WithIdempotencyKey(42))
+	require.NoError(t, err)
+	b, err := o.Push(ctx, wecom.IM, "c", "", "", "deploy v2 done", middleware.WithIdempotencyKey(42))
+	require.NoError(t, err)
+	assert.Equal(t, a, b, "the second enqueue names the first job")
+	c, err := o.Push(ctx, wecom.IM, "c", "", "", "other", middleware.WithIdempotencyKey(43))
+	require.NoError(t, err)
+	plain, err := o.Push(ctx, wecom.IM, "c", "", "", "plain")
+	require.NoError(t, err)
+	run(t, o)
+	st := waitAll(t, o, []string{a, c, plain}, 5*time.Second)
+	for _, s := range st {
+		assert.Equal(t, outbox.JobSent, s.State)
+		assert.Empty(t, s.Batch, "a job with a key of the caller's is never merged")
+	}
+	var texts []string
+	for _, m := range r.wc.Messages() {
+		texts = append(texts, m.Content)
+	}
+	assert.Equal(t, []string{"deploy v2 done", "other", "plain"}, texts)
+	d, err := o.Push(ctx, wecom.IM, "c", "", "", "deploy v2 done", middleware.WithIdempotencyKey(42))
+	require.NoError(t, err)
+	assert.Equal(t, a, d, "a sent job still holds its key within the retention")
 }

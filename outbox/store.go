@@ -7,7 +7,10 @@ import "context"
 // replica and kept across restarts. Implementations must be safe for
 // concurrent use.
 type Store interface {
-	// Add keeps a new job (its ID set) as queued.
+	// Add keeps a new job (its ID set) as queued. When job.Unique and the
+	// store keeps a job with the same Key (queued, sending, sent within the
+	// retention, or a dead letter), it adds nothing and returns a
+	// *DuplicateError naming that job.
 	Add(ctx context.Context, job *Job) error
 	// Claim renews the worker's claims and hands it the jobs it may now
 	// deliver that it did not hold before, oldest first in each lane: new

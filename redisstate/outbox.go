@@ -143,20 +143,45 @@ func (s *OutboxStore) shard(lane string) int {
 	return int(h.Sum32() % uint32(s.cfg.shards))
 }
 
-// Add keeps a new job and appends it to its lane's stream, in one
-// transaction.
+// addScript keeps a new job and appends it to its lane's stream: KEYS the
+// job's key, the stream and, for a job with a caller-given key, the key's
+// index (else the job's key again); ARGV the id, the JSON, whether the key
+// is unique ("1"), the prefix of job keys and the index's lifetime (ms).
+// It answers the id of the job the index names, if that job is still
+// kept, adding nothing; else "".
+var addScript = redis.NewScript(`
+if ARGV[3] == '1' then
+  local old = redis.call('GET', KEYS[3])
+  if old and redis.call('EXISTS', ARGV[4] .. old) == 1 then return old end
+  redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[5])
+end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])
+return ''
+`)
+
+// Add keeps a new job and appends it to its lane's stream, in one script;
+// a job with a caller-given key that a kept job has is a
+// *outbox.DuplicateError.
 func (s *OutboxStore) Add(ctx context.Context, job *outbox.Job) error {
 	doc, err := json.Marshal(job)
 	if err != nil {
 		return err
 	}
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, s.job(job.ID), doc, 0)
-		p.XAdd(ctx, &redis.XAddArgs{Stream: s.stream(s.shard(job.Lane)), Values: []string{"id", job.ID}})
-		return nil
-	})
+	unique, index := "0", s.job(job.ID)
+	if job.Unique {
+		unique, index = "1", s.base+":key:"+strconv.FormatUint(job.Key, 16)
+	}
+	// The index lasts as long as a sent job's status (WithRetention), plus
+	// a claim timeout; past it the same key queues a new job.
+	ttl := s.cfg.retention + s.cfg.claimTimeout
+	old, err := addScript.Run(ctx, s.rdb, []string{s.job(job.ID), s.stream(s.shard(job.Lane)), index},
+		job.ID, doc, unique, s.base+":j:", ttl.Milliseconds()).Text()
 	if err != nil {
 		return fmt.Errorf("redisstate: outbox: adding a job: %w", err)
+	}
+	if old != "" {
+		return &outbox.DuplicateError{ID: old}
 	}
 	return nil
 }

@@ -71,6 +71,7 @@ var cases = []struct {
 	{"dead letters: oldest first, requeued and dropped once", func(_ *testing.T, r *rig) { deadLetters(r) }},
 	{"the store keeps copies", func(_ *testing.T, r *rig) { copies(r) }},
 	{"concurrent adds are all kept", func(_ *testing.T, r *rig) { concurrentAdds(r) }},
+	{"a caller's key is kept once", func(_ *testing.T, r *rig) { uniqueKeys(r) }},
 }
 
 // rig is one case's store and the helpers that check it.
@@ -353,5 +354,38 @@ func staleWorker(r *rig, timeout time.Duration) {
 	isErr(r, "the stale worker's save", r.s.Save(r.ctx, "a", a[1:]), outbox.ErrClaimLost)
 	if j := r.job("j2"); j.State != outbox.JobQueued {
 		r.t.Fatalf("the stale write landed: j2 is %s", j.State)
+	}
+}
+
+func uniqueKeys(r *rig) {
+	job := func(id string, key uint64, unique bool) *outbox.Job {
+		return &outbox.Job{JobStatus: outbox.JobStatus{ID: id, State: outbox.JobQueued, Key: key}, Lane: "l", Spec: []byte(`{}`), Unique: unique}
+	}
+	if err := r.s.Add(r.ctx, job("j1", 42, true)); err != nil {
+		r.t.Fatal(err)
+	}
+	var dup *outbox.DuplicateError
+	if err := r.s.Add(r.ctx, job("j2", 42, true)); !errors.As(err, &dup) || dup.ID != "j1" {
+		r.t.Fatalf("a second job with key 42: %v, want a *DuplicateError naming j1", err)
+	}
+	if _, err := r.s.Job(r.ctx, "j2"); !errors.Is(err, outbox.ErrJobNotFound) {
+		r.t.Fatalf("the duplicate was kept: %v", err)
+	}
+	if err := r.s.Add(r.ctx, job("j3", 42, false)); err != nil {
+		r.t.Fatalf("a job whose key the store picked is never a duplicate: %v", err)
+	}
+	if err := r.s.Add(r.ctx, job("j4", 43, true)); err != nil {
+		r.t.Fatal(err)
+	}
+	claimed := r.claim("w")
+	r.want("claim", claimed, "j1", "j3", "j4")
+	j1 := claimed[0]
+	j1.State = outbox.JobFailed
+	r.save("w", j1)
+	if err := r.s.Drop(r.ctx, "j1"); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.s.Add(r.ctx, job("j5", 42, true)); err != nil {
+		r.t.Fatalf("after its job was dropped, a key is free again: %v", err)
 	}
 }
