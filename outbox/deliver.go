@@ -40,7 +40,7 @@ func (o *Outbox) deliver(ctx context.Context, name string, jobs []*Job) laneResu
 	a.jobs[0].Text = a.text
 	if err := o.store.Save(ctx, o.cfg.worker, a.jobs); err != nil {
 		a.restore()
-		return o.saveFailed(res, err)
+		return o.saveFailed(res, err, false)
 	}
 	n, err := o.c.Do(ctx, a.request())
 	return o.judge(ctx, res, a, n, err)
@@ -79,7 +79,7 @@ func (o *Outbox) judge(ctx context.Context, res laneResult, a *attempt, n int, e
 		// queue up behind and are merged when it frees.
 		a.restore()
 		if err := o.store.Save(ctx, o.cfg.worker, a.jobs); err != nil {
-			return o.saveFailed(res, err)
+			return o.saveFailed(res, err, true)
 		}
 		d, _ := middleware.RetryAfter(err)
 		res.notBefore = now.Add(max(d, 10*time.Millisecond))
@@ -111,7 +111,7 @@ func (o *Outbox) again(ctx context.Context, res laneResult, a *attempt, next tim
 		j.NotBefore = next
 	}
 	if err := o.store.Save(ctx, o.cfg.worker, a.jobs); err != nil {
-		return o.saveFailed(res, err)
+		return o.saveFailed(res, err, true)
 	}
 	res.notBefore = next
 	return res
@@ -132,7 +132,7 @@ func (o *Outbox) finish(ctx context.Context, res laneResult, a *attempt, state J
 		}
 	}
 	if err := saveHard(ctx, o.store, o.cfg.worker, a.jobs); err != nil {
-		return o.saveFailed(res, err)
+		return o.saveFailed(res, err, true)
 	}
 	res.finished = jobIDs(a.jobs)
 	return res
@@ -151,13 +151,38 @@ func saveHard(ctx context.Context, s Store, worker string, jobs []*Job) error {
 	return err
 }
 
-// saveFailed lets the lane go when the store would not record a step: the
-// store's word is what the next worker acts on.
-func (o *Outbox) saveFailed(res laneResult, err error) laneResult {
-	if !errors.Is(err, ErrClaimLost) {
-		o.cfg.logger.Warn("outbox: store did not record a delivery step; the lane waits", slog.String("error", err.Error()))
+// saveFailed handles a step the store did not record. When another
+// worker holds the lane now (ErrClaimLost), the lane goes: the store's word
+// is what that worker acts on. When the store did not answer, the lane
+// stays, and tries again a poll interval later; dirty says the jobs hold a
+// state the store must get before anything else is sent (a send's
+// outcome), which the next turn writes first. So a lane resumes within a
+// poll of the store answering again, with nothing sent twice or lost.
+func (o *Outbox) saveFailed(res laneResult, err error, dirty bool) laneResult {
+	if errors.Is(err, ErrClaimLost) {
+		res.lost = true
+		return res
 	}
-	res.lost = true // forget it here; the store hands it out again
+	o.cfg.logger.Warn("outbox: store did not record a delivery step; the lane waits for it", slog.String("error", err.Error()))
+	res.notBefore = time.Now().Add(o.cfg.poll)
+	res.dirty = dirty
+	return res
+}
+
+// resave writes what a lane's last turn could not, before it sends
+// anything more.
+func (o *Outbox) resave(ctx context.Context, name string, jobs []*Job) laneResult {
+	res := laneResult{lane: name, jobs: jobs}
+	if err := saveHard(ctx, o.store, o.cfg.worker, jobs); err != nil {
+		res = o.saveFailed(res, err, true)
+		return res
+	}
+	for _, j := range jobs {
+		if j.State.Final() {
+			res.finished = append(res.finished, j.ID)
+		}
+	}
+	res.notBefore = jobs[0].NotBefore
 	return res
 }
 

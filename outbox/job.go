@@ -89,6 +89,11 @@ type Job struct {
 	// Ref is the store's own handle on the job (a stream entry id, say);
 	// the Outbox never reads it.
 	Ref string `json:",omitempty"`
+	// Claim names the claim this copy was handed under: the worker and
+	// its tenure of the lane, set by Store.Claim. Save refuses a copy whose
+	// claim is no longer the store's, even after the same worker claimed
+	// the lane again: what it holds may be stale. Stores never keep it.
+	Claim string `json:"-"`
 }
 
 // clone copies j, its slices included, so that a store and the Outbox

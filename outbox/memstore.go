@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -16,7 +18,8 @@ type MemoryStore struct {
 	jobs      map[string]*Job
 	queue     []string          // queued jobs nobody holds, in order
 	held      map[string]string // job id -> worker
-	lanes     map[string]string // lane -> worker, while it holds any job of it
+	lanes     map[string]string // lane -> "worker|tenure", while the worker holds any job of it
+	tenure    int64             // counts lane acquisitions
 	dead      []string
 	finished  []string          // in the order they finished
 	keys      map[uint64]string // caller-given key -> job id
@@ -61,13 +64,20 @@ func (m *MemoryStore) Claim(_ context.Context, worker string, max int) ([]*Job, 
 	rest := m.queue[:0]
 	for _, id := range m.queue {
 		j := m.jobs[id]
-		if owner, ok := m.lanes[j.Lane]; (ok && owner != worker) || len(out) >= max {
+		claim, ok := m.lanes[j.Lane]
+		if (ok && !strings.HasPrefix(claim, worker+"|")) || len(out) >= max {
 			rest = append(rest, id)
 			continue
 		}
-		m.lanes[j.Lane] = worker
+		if !ok {
+			m.tenure++
+			claim = worker + "|" + strconv.FormatInt(m.tenure, 10)
+			m.lanes[j.Lane] = claim
+		}
 		m.held[id] = worker
-		out = append(out, j.clone())
+		c := j.clone()
+		c.Claim = claim
+		out = append(out, c)
 	}
 	m.queue = rest
 	return out, nil
@@ -78,12 +88,14 @@ func (m *MemoryStore) Save(_ context.Context, worker string, jobs []*Job) error 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, j := range jobs {
-		if m.held[j.ID] != worker {
+		if m.held[j.ID] != worker || m.lanes[j.Lane] != j.Claim {
 			return ErrClaimLost
 		}
 	}
 	for _, j := range jobs {
-		m.jobs[j.ID] = j.clone()
+		c := j.clone()
+		c.Claim = ""
+		m.jobs[j.ID] = c
 		if !j.State.Final() {
 			continue
 		}
@@ -121,8 +133,8 @@ func (m *MemoryStore) Release(_ context.Context, worker string) error {
 	}
 	slices.Sort(back) // ids sort in the order they were made
 	m.queue = append(back, m.queue...)
-	for lane, w := range m.lanes {
-		if w == worker {
+	for lane, claim := range m.lanes {
+		if strings.HasPrefix(claim, worker+"|") {
 			delete(m.lanes, lane)
 		}
 	}

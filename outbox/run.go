@@ -16,6 +16,11 @@ func (o *Outbox) Run(ctx context.Context) error {
 		return errRunning
 	}
 	defer o.run.Store(false)
+	// A new tenure for this worker's name: what a previous life of it left
+	// pending is handed at once, not a claim timeout later.
+	if err := o.store.Release(ctx, o.cfg.worker); err != nil {
+		o.cfg.logger.Warn("outbox: releasing the claims of a previous run", slog.String("error", err.Error()))
+	}
 	r := &runner{o: o, lanes: map[string]*lane{}, held: map[string]bool{}, done: make(chan laneResult), woken: true,
 		// Deliveries outlive a cancelled Run: cutting a request in flight
 		// would turn a sent WeCom message into a "maybe delivered".
@@ -54,8 +59,10 @@ type runner struct {
 // lane is one target's queue in Run: its jobs in order.
 type lane struct {
 	jobs      []*Job
-	busy      bool      // a delivery of it is under way
-	notBefore time.Time // the budget, or a failure, asked to wait
+	busy      bool            // a delivery of it is under way
+	notBefore time.Time       // the budget, or a failure, asked to wait
+	dirty     []*Job          // what the store must record before the lane goes on
+	fresh     map[string]*Job // copies of a new claim, taken in once the delivery under way ends
 }
 
 // laneResult is what one delivery did to its lane.
@@ -65,6 +72,7 @@ type laneResult struct {
 	finished  []string  // ids that left the queue
 	notBefore time.Time // when the lane may go again
 	lost      bool      // another worker holds the lane now
+	dirty     bool      // the store did not record jobs' states: write them first
 }
 
 // claim takes the jobs the store hands this worker into their lanes, and
@@ -82,16 +90,38 @@ func (r *runner) claim(ctx context.Context) {
 		o.cfg.logger.Info("outbox: store reachable again")
 	}
 	for _, j := range jobs {
-		if r.held[j.ID] {
-			continue
-		}
-		r.held[j.ID] = true
 		l := r.lanes[j.Lane]
 		if l == nil {
 			l = &lane{}
 			r.lanes[j.Lane] = l
 		}
+		if r.held[j.ID] {
+			// Handed again under a new claim (the lane was lost and taken
+			// again): the copy held is stale.
+			l.renew(j)
+			continue
+		}
+		r.held[j.ID] = true
 		l.jobs = append(l.jobs, j)
+	}
+}
+
+// renew takes in a copy of a job held already, handed under a new claim:
+// at once, or when the delivery under way ends.
+func (l *lane) renew(j *Job) {
+	for i, h := range l.jobs {
+		switch {
+		case h.ID != j.ID || h.Claim == j.Claim:
+			// The same claim handing it again (it idled): ours is newer.
+		case l.busy:
+			if l.fresh == nil {
+				l.fresh = map[string]*Job{}
+			}
+			l.fresh[j.ID] = j
+		default:
+			l.jobs[i] = j
+			l.dirty = nil // written under the old claim, it would be refused
+		}
 	}
 }
 
@@ -113,10 +143,12 @@ func (r *runner) startDue(starting bool) time.Time {
 		case starting && r.busy < r.o.cfg.workers:
 			l.busy = true
 			r.busy++
-			jobs := make([]*Job, len(l.jobs))
-			for i, j := range l.jobs {
-				jobs[i] = j.clone()
+			if l.dirty != nil {
+				dirty := clones(l.dirty)
+				go func() { r.done <- r.o.resave(r.dctx, name, dirty) }()
+				continue
 			}
+			jobs := clones(l.jobs)
 			go func() { r.done <- r.o.deliver(r.dctx, name, jobs) }()
 		}
 	}
@@ -149,13 +181,32 @@ func (r *runner) settle(res laneResult) {
 			delete(r.held, j.ID)
 		}
 		delete(r.lanes, res.lane)
+		if len(l.fresh) > 0 {
+			// Lost under the old claim, handed again under a new one.
+			nl := &lane{}
+			for _, j := range l.jobs {
+				if f := l.fresh[j.ID]; f != nil {
+					nl.jobs = append(nl.jobs, f)
+					r.held[j.ID] = true
+				}
+			}
+			r.lanes[res.lane] = nl
+		}
 		return
 	}
-	l.notBefore = res.notBefore
+	l.notBefore, l.dirty = res.notBefore, nil
+	if res.dirty {
+		l.dirty = res.jobs
+	}
 	byID := make(map[string]*Job, len(res.jobs))
 	for _, j := range res.jobs {
 		byID[j.ID] = j
 	}
+	for id, j := range l.fresh {
+		byID[id] = j // the new claim's copy beats what the old one did
+		l.dirty = nil
+	}
+	l.fresh = nil
 	gone := make(map[string]bool, len(res.finished))
 	for _, id := range res.finished {
 		gone[id] = true
@@ -187,4 +238,12 @@ func minTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+func clones(jobs []*Job) []*Job {
+	out := make([]*Job, len(jobs))
+	for i, j := range jobs {
+		out[i] = j.clone()
+	}
+	return out
 }

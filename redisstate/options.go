@@ -48,7 +48,7 @@ func newConfig(rdb redis.UniversalClient, opts []Option) (config, error) {
 		return config{}, fmt.Errorf("%w: redisstate: nil Redis client", middleware.ErrInvalidOption)
 	}
 	c := config{prefix: "imbridge", timeout: 200 * time.Millisecond, cooldown: time.Second, now: time.Now,
-		shards: 4, claimTimeout: 30 * time.Second, retention: 24 * time.Hour}
+		shards: 16, claimTimeout: 30 * time.Second, retention: 24 * time.Hour}
 	for _, o := range opts {
 		if o == nil {
 			continue
@@ -153,9 +153,12 @@ func (c config) bounded(ctx context.Context, f func(ctx context.Context) error) 
 }
 
 // WithShards spreads an outbox's lanes over n streams, each delivered by
-// one worker at a time: more shards let more replicas deliver at once.
-// Every process of one outbox must use the same n. n < 1 is
-// ErrInvalidOption. Default: 4.
+// one worker at a time. Workers share them: with W live workers (each
+// Claim is a heartbeat) a worker holds at most ceil(n/W) leases, and gives
+// back idle ones beyond that when more workers come. More shards let
+// more replicas deliver at once; every process of one outbox must use the
+// same n. n < 1 is ErrInvalidOption. Default: 16, so that up to 16
+// replicas each get a share.
 func WithShards(n int) Option {
 	return func(c *config) error {
 		if n < 1 {

@@ -20,39 +20,76 @@ var _ outbox.Store = (*OutboxStore)(nil)
 // group is the consumer group of every shard's stream.
 const group = "workers"
 
-// What leaseScript answers.
+// What leaseScript answers for each shard.
 const (
 	leaseHeldByOther = 0 // another worker holds the lease
 	leaseRenewed     = 1 // the worker held it, and holds it longer now
-	leaseTaken       = 2 // the lease was free, and the worker took it
+	leaseTaken       = 2 // the lease was free, and the worker took it under a new tenure
+	leaseLeft        = 3 // the lease is free, and the worker holds its share already
 )
 
-// leaseScript renews or takes a shard's lease for a worker: KEYS[1] the
-// lease, ARGV the worker and the claim timeout in ms. It answers
-// leaseRenewed, leaseTaken or leaseHeldByOther.
+// leaseScript renews a worker's leases and takes free ones up to its
+// share, in one round trip on the server's clock. KEYS: the shards'
+// leases, then the tenure counter and the worker set. ARGV: the worker,
+// the claim timeout (ms), and the shard to look at first when taking. The
+// worker's heartbeat goes in the worker set; a worker not heard from for
+// a claim timeout is dropped from it. With W live workers and S shards a
+// worker takes leases while it holds fewer than ceil(S/W). A lease holds
+// "worker|tenure": every acquisition gets a new tenure from the counter,
+// and saveScript writes only under the current one. It answers, per
+// shard, {leaseHeldByOther|leaseRenewed|leaseTaken|leaseLeft, tenure}, then
+// the worker's share.
 var leaseScript = redis.NewScript(`
-local owner = redis.call('GET', KEYS[1])
-if owner == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
+local n = #KEYS - 2
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[n + 2], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[n + 2], '-inf', now - tonumber(ARGV[2]))
+local share = math.ceil(n / math.max(redis.call('ZCARD', KEYS[n + 2]), 1))
+local out, held = {}, 0
+for i = 1, n do
+  local v = redis.call('GET', KEYS[i])
+  if v then
+    local owner, tenure = string.match(v, '^(.*)|(%d+)$')
+    if owner == ARGV[1] then
+      redis.call('PEXPIRE', KEYS[i], ARGV[2])
+      out[i] = {1, tenure}
+      held = held + 1
+    else
+      out[i] = {0, ''}
+    end
+  else
+    out[i] = {3, ''}
+  end
 end
-if owner then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 2
+for k = 0, n - 1 do
+  local i = (tonumber(ARGV[3]) + k) % n + 1
+  if out[i][1] == 3 and held < share then
+    local e = redis.call('INCR', KEYS[n + 1])
+    redis.call('SET', KEYS[i], ARGV[1] .. '|' .. e, 'PX', ARGV[2])
+    out[i] = {2, tostring(e)}
+    held = held + 1
+  end
+end
+out[n + 1] = share
+return out
 `)
 
-// unleaseScript gives a lease back if the worker (ARGV[1]) holds it.
+// unleaseScript gives a lease back if the worker (ARGV[1]) holds it,
+// under any tenure.
 var unleaseScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+local v = redis.call('GET', KEYS[1])
+if v and string.match(v, '^(.*)|%d+$') == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 `)
 
-// saveScript writes jobs of one shard, fenced by its lease. KEYS: the
-// lease, the stream, the dead-letter set, then one key per job. ARGV: the
-// worker, the retention of finished jobs (ms), now (ms), the claim timeout
+// saveScript writes jobs of one shard, fenced by its lease and tenure.
+// KEYS: the lease, the stream, the dead-letter set, then one key per job.
+// ARGV: the lease's value the jobs were claimed under, the retention of finished jobs (ms), now (ms), the claim timeout
 // (ms), the consumer group, then per job its id, JSON, what to do ("keep",
 // "done" or "dead") and its stream entry. It answers 0, writing nothing,
-// if the worker lost the lease.
+// if the lease is not that value any more: lost, or lost and taken again
+// under a new tenure.
 var saveScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local n = (#ARGV - 5) / 4
@@ -186,15 +223,29 @@ func (s *OutboxStore) Add(ctx context.Context, job *outbox.Job) error {
 	return nil
 }
 
-// Claim renews the worker's leases, takes free ones, and returns the jobs
-// it did not hold: new ones, and those left pending by a worker whose lease
-// ran out.
+// Claim beats the worker's heartbeat, renews its leases, takes free ones
+// up to its share, and returns the jobs it did not hold: new ones, those a
+// worker whose lease ran out left pending, and, under a lease it just
+// took, every pending one of the shard. Each job carries the lease's
+// tenure (Job.Claim).
 func (s *OutboxStore) Claim(ctx context.Context, worker string, limit int) ([]*outbox.Job, error) {
+	leases, share, err := s.leases(ctx, worker)
+	if err != nil {
+		return nil, err
+	}
 	var out []*outbox.Job
 	var first error
-	for shard := range s.cfg.shards {
-		// Every shard, even past max: a lease must be renewed in time.
-		jobs, err := s.claimShard(ctx, worker, shard, max(limit-len(out), 1))
+	held := 0
+	for shard, l := range leases {
+		if l.status != leaseRenewed && l.status != leaseTaken {
+			continue
+		}
+		held++
+		if held > share && l.status == leaseRenewed && s.shed(ctx, worker, shard) {
+			held--
+			continue
+		}
+		jobs, err := s.claimShard(ctx, worker, shard, l, max(limit-len(out), 1))
 		if err != nil && first == nil {
 			first = err
 		}
@@ -203,16 +254,63 @@ func (s *OutboxStore) Claim(ctx context.Context, worker string, limit int) ([]*o
 	return out, first
 }
 
-func (s *OutboxStore) claimShard(ctx context.Context, worker string, shard, max int) ([]*outbox.Job, error) {
-	lease, err := leaseScript.Run(ctx, s.rdb, []string{s.lease(shard)}, worker, s.cfg.claimTimeout.Milliseconds()).Int()
-	if err != nil || lease == leaseHeldByOther {
-		return nil, err
+// lease is what leaseScript said of one shard.
+type lease struct {
+	status int
+	claim  string // "worker|tenure" while the worker holds it
+}
+
+// leases runs leaseScript over every shard.
+func (s *OutboxStore) leases(ctx context.Context, worker string) ([]lease, int, error) {
+	keys := make([]string, 0, s.cfg.shards+2)
+	for shard := range s.cfg.shards {
+		keys = append(keys, s.lease(shard))
 	}
+	keys = append(keys, s.base+":tenure", s.base+":workers")
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(worker))
+	res, err := leaseScript.Run(ctx, s.rdb, keys, worker, s.cfg.claimTimeout.Milliseconds(), h.Sum32()%uint32(s.cfg.shards)).Slice()
+	if err != nil {
+		return nil, 0, fmt.Errorf("redisstate: outbox: renewing leases: %w", err)
+	}
+	if len(res) != s.cfg.shards+1 {
+		return nil, 0, fmt.Errorf("redisstate: outbox: renewing leases: %d answers for %d shards", len(res), s.cfg.shards)
+	}
+	out := make([]lease, s.cfg.shards)
+	for i := range out {
+		pair, _ := res[i].([]any)
+		if len(pair) != 2 {
+			return nil, 0, fmt.Errorf("redisstate: outbox: renewing leases: shard %d: unreadable answer", i)
+		}
+		st, _ := pair[0].(int64)
+		tenure, _ := pair[1].(string)
+		out[i] = lease{status: int(st)}
+		if st == leaseRenewed || st == leaseTaken {
+			out[i].claim = worker + "|" + tenure
+		}
+	}
+	share, _ := res[s.cfg.shards].(int64)
+	return out, int(share), nil
+}
+
+// shed gives back a lease the worker holds beyond its share (more workers
+// came), if it holds no job of that shard: nothing of it is under way.
+func (s *OutboxStore) shed(ctx context.Context, worker string, shard int) bool {
+	pending, err := s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: s.stream(shard), Group: group,
+		Start: "-", End: "+", Count: 1, Consumer: worker}).Result()
+	if err != nil || len(pending) > 0 {
+		return false
+	}
+	return unleaseScript.Run(ctx, s.rdb, []string{s.lease(shard)}, worker).Err() == nil
+}
+
+func (s *OutboxStore) claimShard(ctx context.Context, worker string, shard int, l lease, max int) ([]*outbox.Job, error) {
 	// What others left pending: all of it when the lease is new, else
 	// what a stale owner read after its lease ran out.
 	minIdle := s.cfg.claimTimeout
-	if lease == leaseTaken {
+	if l.status == leaseTaken {
 		minIdle = 0
+		s.cleanConsumers(ctx, shard)
 	}
 	var entries []redis.XMessage
 	for start := "0-0"; ; {
@@ -235,7 +333,22 @@ func (s *OutboxStore) claimShard(ctx context.Context, worker string, shard, max 
 	for _, st := range streams {
 		entries = append(entries, st.Messages...)
 	}
-	return s.load(ctx, shard, entries)
+	return s.load(ctx, shard, l.claim, entries)
+}
+
+// cleanConsumers deletes the shard's consumers that hold nothing, so that
+// one more per restart does not pile up. A consumer with pending entries
+// is kept: deleting it would strand them.
+func (s *OutboxStore) cleanConsumers(ctx context.Context, shard int) {
+	cs, err := s.rdb.XInfoConsumers(ctx, s.stream(shard), group).Result()
+	if err != nil {
+		return
+	}
+	for _, c := range cs {
+		if c.Pending == 0 && c.Idle > s.cfg.claimTimeout {
+			s.rdb.XGroupDelConsumer(ctx, s.stream(shard), group, c.Name)
+		}
+	}
 }
 
 // noGroup recreates a shard's group when the stream was deleted under it.
@@ -250,7 +363,7 @@ func (s *OutboxStore) noGroup(ctx context.Context, shard int, err error) error {
 
 // load reads the jobs of stream entries; entries whose job is gone are
 // acknowledged away.
-func (s *OutboxStore) load(ctx context.Context, shard int, entries []redis.XMessage) ([]*outbox.Job, error) {
+func (s *OutboxStore) load(ctx context.Context, shard int, claim string, entries []redis.XMessage) ([]*outbox.Job, error) {
 	if len(entries) == 0 {
 		return nil, nil
 	}
@@ -272,7 +385,7 @@ func (s *OutboxStore) load(ctx context.Context, shard int, entries []redis.XMess
 			gone = append(gone, entries[i].ID)
 			continue
 		}
-		j.Ref = entries[i].ID
+		j.Ref, j.Claim = entries[i].ID, claim
 		out = append(out, &j)
 	}
 	if len(gone) > 0 {
@@ -291,9 +404,16 @@ func (s *OutboxStore) Save(ctx context.Context, worker string, jobs []*outbox.Jo
 	}
 	now := time.Now().UnixMilli()
 	for sh, js := range byShard {
+		claim := js[0].Claim
+		if !strings.HasPrefix(claim, worker+"|") {
+			return outbox.ErrClaimLost // not claimed by this worker at all
+		}
 		keys := []string{s.lease(sh), s.stream(sh), s.dead()}
-		args := []any{worker, s.cfg.retention.Milliseconds(), now, s.cfg.claimTimeout.Milliseconds(), group}
+		args := []any{claim, s.cfg.retention.Milliseconds(), now, s.cfg.claimTimeout.Milliseconds(), group}
 		for _, j := range js {
+			if j.Claim != claim {
+				return outbox.ErrClaimLost // copies of two tenures: the older is stale
+			}
 			doc, err := json.Marshal(j)
 			if err != nil {
 				return err
@@ -326,8 +446,15 @@ func (s *OutboxStore) Release(ctx context.Context, worker string) error {
 		if err := unleaseScript.Run(ctx, s.rdb, []string{s.lease(shard)}, worker).Err(); err != nil {
 			return fmt.Errorf("redisstate: outbox: releasing: %w", err)
 		}
+		// Its consumer goes too, unless it holds entries: they would be
+		// stranded.
+		pending, err := s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: s.stream(shard), Group: group,
+			Start: "-", End: "+", Count: 1, Consumer: worker}).Result()
+		if err == nil && len(pending) == 0 {
+			s.rdb.XGroupDelConsumer(ctx, s.stream(shard), group, worker)
+		}
 	}
-	return nil
+	return s.rdb.ZRem(ctx, s.base+":workers", worker).Err()
 }
 
 // Job returns the job with the id.

@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -362,5 +365,172 @@ func TestOutboxStoreConforms(t *testing.T) {
 				ClaimTimeout: timeout,
 			})
 		})
+	}
+}
+
+// TestOutboxStoreSharesLeases is finding 6 of the time-honesty issue: one
+// worker no longer keeps every shard. With W live workers each holds at
+// most ceil(S/W) leases; one that holds more while idle gives the extras
+// back when the others show up.
+func TestOutboxStoreSharesLeases(t *testing.T) {
+	ctx := context.Background()
+	s, err := NewOutboxStore(ctx, client(t), WithPrefix(prefix(t)), WithShards(16), WithClaimTimeout(time.Minute))
+	require.NoError(t, err)
+	held := func(worker string) int {
+		ls, _, err := s.leases(ctx, worker)
+		require.NoError(t, err)
+		n := 0
+		for _, l := range ls {
+			if l.status == leaseRenewed || l.status == leaseTaken {
+				n++
+			}
+		}
+		return n
+	}
+	_, err = s.Claim(ctx, "w0", 100)
+	require.NoError(t, err)
+	assert.Equal(t, 16, held("w0"), "alone, a worker takes every shard")
+	for _, w := range []string{"w1", "w2", "w3"} {
+		_, err := s.Claim(ctx, w, 100)
+		require.NoError(t, err)
+	}
+	_, err = s.Claim(ctx, "w0", 100) // sees four workers: gives back what it holds idle beyond 4
+	require.NoError(t, err)
+	for _, w := range []string{"w1", "w2", "w3"} {
+		_, err := s.Claim(ctx, w, 100)
+		require.NoError(t, err)
+	}
+	total := 0
+	for _, w := range []string{"w0", "w1", "w2", "w3"} {
+		n := held(w)
+		assert.Equal(t, 4, n, "%s holds its share, ceil(16/4)", w)
+		total += n
+	}
+	assert.Equal(t, 16, total)
+}
+
+// cutProxy forwards TCP to a Redis until cut: then it drops every
+// connection and refuses new ones, as a Redis that went away does, until
+// mended.
+type cutProxy struct {
+	addr, target string
+	mu           sync.Mutex
+	ln           net.Listener
+	conns        []net.Conn
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	p := &cutProxy{target: target}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p.addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *cutProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			r, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, r)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(r, c); r.Close() }()
+			go func() { _, _ = io.Copy(c, r); c.Close() }()
+		}
+	}()
+}
+
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *cutProxy) mend(t *testing.T) {
+	ln, err := net.Listen("tcp", p.addr)
+	require.NoError(t, err)
+	p.serve(ln)
+}
+
+// TestOutboxResumesWithinAPollAfterAnOutage is finding 7: after Redis
+// comes back, a lane goes on at its next turn, with what it was doing,
+// not a claim timeout later. The claims here last an hour, so a lane that
+// waited for one would not finish before the test's deadline. Nothing is
+// sent twice and nothing is lost: every text arrives once, every job ends
+// sent.
+func TestOutboxResumesWithinAPollAfterAnOutage(t *testing.T) {
+	ctx := context.Background()
+	proxy := newCutProxy(t, redisAddr(t))
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{proxy.addr}, MaxRetries: -1,
+		DialTimeout: 100 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
+	defer rdb.Close()
+	store, err := NewOutboxStore(ctx, rdb, WithPrefix(prefix(t)), WithShards(2), WithClaimTimeout(time.Hour))
+	require.NoError(t, err)
+	const window, budget, total = 300 * time.Millisecond, 4, 24
+	wc := imtest.NewWeCom(imtest.WithWeComRate(budget), imtest.WithWeComWindow(window))
+	defer wc.Close()
+	bot, err := wecom.New(wc.WebhookURL(), wecom.WithBaseURL(wc.URL), wecom.WithRateLimit(budget), wecom.WithRateWindow(window))
+	require.NoError(t, err)
+	c, err := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "ops", IM: wecom.IM, Default: true, Backend: bot}))
+	require.NoError(t, err)
+	o, err := outbox.New(c, outbox.WithStore(store), outbox.WithPollInterval(50*time.Millisecond), outbox.WithoutCoalescing())
+	require.NoError(t, err)
+	var ids []string
+	for i := range total {
+		id, err := o.Push(ctx, wecom.IM, "chat", "", "", fmt.Sprintf("text %02d", i))
+		require.NoError(t, err)
+		ids = append(ids, id)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- o.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+
+	for len(wc.Messages()) < budget { // under way: the budget's first window went out
+		time.Sleep(10 * time.Millisecond)
+	}
+	proxy.cut()
+	time.Sleep(time.Second) // Redis is gone for a second: every save and claim fails
+	proxy.mend(t)
+
+	// Status reads go through a client of their own, straight to Redis.
+	direct, err := NewOutboxStore(ctx, client(t), WithPrefix(store.cfg.prefix), WithShards(2))
+	require.NoError(t, err)
+	watcher, err := outbox.New(c, outbox.WithStore(direct))
+	require.NoError(t, err)
+	wait, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	for _, id := range ids {
+		s, err := watcher.Wait(wait, id)
+		require.NoError(t, err, "job %s still %s: the lane did not resume", id, s.State)
+		require.Equal(t, outbox.JobSent, s.State, s.LastError)
+	}
+	var texts []string
+	for _, m := range wc.Messages() {
+		texts = append(texts, m.Content)
+	}
+	require.Len(t, texts, total, "each text once: %v", texts)
+	for i, tx := range texts {
+		assert.Equal(t, fmt.Sprintf("text %02d", i), tx, "in order")
 	}
 }

@@ -72,6 +72,7 @@ var cases = []struct {
 	{"the store keeps copies", func(_ *testing.T, r *rig) { copies(r) }},
 	{"concurrent adds are all kept", func(_ *testing.T, r *rig) { concurrentAdds(r) }},
 	{"a caller's key is kept once", func(_ *testing.T, r *rig) { uniqueKeys(r) }},
+	{"a claim taken again fences the copies of the old one", func(_ *testing.T, r *rig) { tenure(r) }},
 }
 
 // rig is one case's store and the helpers that check it.
@@ -387,5 +388,35 @@ func uniqueKeys(r *rig) {
 	}
 	if err := r.s.Add(r.ctx, job("j5", 42, true)); err != nil {
 		r.t.Fatalf("after its job was dropped, a key is free again: %v", err)
+	}
+}
+
+// tenure: a worker that let a lane go (or lost it) and claimed it again
+// holds new copies; a save of the old ones, which another worker may have
+// overtaken meanwhile, writes nothing.
+func tenure(r *rig) {
+	r.add("j1", "l")
+	old := r.claim("a")
+	r.want("a's first claim", old, "j1")
+	if err := r.s.Release(r.ctx, "a"); err != nil {
+		r.t.Fatal(err)
+	}
+	b := r.claim("b")
+	r.want("b's claim", b, "j1")
+	b[0].State, b[0].Sent = outbox.JobSent, 1
+	r.save("b", b[0])
+	r.add("j2", "l")
+	if err := r.s.Release(r.ctx, "b"); err != nil {
+		r.t.Fatal(err)
+	}
+	r.want("a's second claim", r.claim("a"), "j2")
+	old[0].State = outbox.JobMaybeDelivered
+	isErr(r, "a's save of its copy from before", r.s.Save(r.ctx, "a", old), outbox.ErrClaimLost)
+	if j := r.job("j1"); j.State != outbox.JobSent {
+		r.t.Fatalf("the stale copy overwrote b's delivery: j1 is %s", j.State)
+	}
+	dead, err := r.s.DeadLetters(r.ctx, 10)
+	if err != nil || len(dead) != 0 {
+		r.t.Fatalf("the stale copy made a dead letter: %v, %v", ids(dead), err)
 	}
 }
