@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -43,9 +44,11 @@ type Limiter interface {
 }
 
 // WaitTurn waits for l's slot for one send: nil when the send may go now.
-// A slot past ctx's deadline is a *LimitError at once, naming backend and
-// reason, with nothing booked; a wait that ctx ends gives the slot back and
-// returns ctx's error. A call's WithMaxWait bounds the wait further: an
+// A slot is a chance to send: one that leaves less than SendAllowance (or
+// half the time left) before ctx's deadline to send and hear the answer is
+// a *LimitError at once, naming backend and reason and saying when a slot
+// frees, with nothing booked and nothing sent. A slot free now is always
+// taken. A wait that ctx ends gives the slot back and returns ctx's error. A call's WithMaxWait bounds the wait further: an
 // outbox delivers with WithMaxWait(0), so that a slot not free now is that
 // *LimitError and the outbox waits, merging what queues up meanwhile.
 func WaitTurn(ctx context.Context, l Limiter, backend, reason string, budgets []Budget) error {
@@ -54,7 +57,8 @@ func WaitTurn(ctx context.Context, l Limiter, backend, reason string, budgets []
 	}
 	maxWait := time.Duration(-1)
 	if dl, ok := ctx.Deadline(); ok {
-		maxWait = max(time.Until(dl), 0)
+		left := time.Until(dl)
+		maxWait = max(left-min(SendAllowance, left/2), 0)
 	}
 	if d, ok := ctx.Value(maxWaitKey{}).(time.Duration); ok && (maxWait < 0 || d < maxWait) {
 		maxWait = d // WithMaxWait; an outbox delivering waits for slots itself
@@ -67,7 +71,7 @@ func WaitTurn(ctx context.Context, l Limiter, backend, reason string, budgets []
 		o.Wait(ctx, WaitInfo{Backend: backend, Reason: reason, Wait: r.Delay, Refused: !r.OK})
 	}
 	if !r.OK {
-		return &LimitError{Backend: backend, Reason: reason + "; the next slot is past the deadline or the call's WithMaxWait", RetryAfter: r.Delay}
+		return &LimitError{Backend: backend, Reason: reason + "; the next slot leaves no time to send before the deadline, or is past the call's WithMaxWait", RetryAfter: r.Delay}
 	}
 	if r.Delay <= 0 {
 		return nil
@@ -111,13 +115,18 @@ func NewMemoryLimiter(now func() time.Time) *MemoryLimiter {
 
 // Reserve books one send against every budget; see Limiter.
 func (m *MemoryLimiter) Reserve(_ context.Context, budgets []Budget, maxWait time.Duration) (Reservation, error) {
+	for _, b := range budgets {
+		if err := b.Validate(); err != nil {
+			return Reservation{}, err
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now().UnixNano()
 	at := now
 	for _, b := range budgets {
 		log := m.prune(b, now)
-		if k := len(log); b.Limit > 0 && k >= b.Limit {
+		if k := len(log); k >= b.Limit {
 			// The Limit-th latest send, plus a window: no window then
 			// holds more than Limit, bookings included.
 			at = max(at, log[k-b.Limit]+int64(b.Window))
@@ -133,6 +142,30 @@ func (m *MemoryLimiter) Reserve(_ context.Context, budgets []Budget, maxWait tim
 		m.logs[b.Key] = slices.Insert(log, i, at)
 	}
 	return Reservation{OK: true, Delay: delay, Cancel: func() { m.release(budgets, at) }}, nil
+}
+
+// Book records a send at at in every budget, whatever their limits: for
+// a limiter that keeps a copy of bookings made elsewhere, such as
+// redisstate's, whose fallback then goes on from what was sent.
+func (m *MemoryLimiter) Book(budgets []Budget, at time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := at.UnixNano()
+	for _, b := range budgets {
+		log := m.prune(b, m.now().UnixNano())
+		i, _ := slices.BinarySearch(log, t)
+		m.logs[b.Key] = slices.Insert(log, i, t)
+	}
+}
+
+// Validate refuses a budget no send could meet: a limit below 1 or a
+// window that is not positive is ErrInvalidOption. (A backend with pacing
+// off passes no budget at all.)
+func (b Budget) Validate() error {
+	if b.Limit < 1 || b.Window <= 0 {
+		return fmt.Errorf("%w: budget %q: limit %d per %s: a budget needs a limit of at least 1 and a positive window", ErrInvalidOption, b.Key, b.Limit, b.Window)
+	}
+	return nil
 }
 
 // prune drops sends that left b's window and returns what is left.

@@ -10,9 +10,21 @@ import (
 	"time"
 )
 
-// DefaultTimeout is the per-call timeout when neither WithTimeout nor
-// WithDefaultTimeout says otherwise, as in the autClaw helpers.
-const DefaultTimeout = 5 * time.Second
+// Timing defaults.
+const (
+	// DefaultTimeout is the per-call timeout when neither WithTimeout nor
+	// WithDefaultTimeout says otherwise, as in the autClaw helpers.
+	DefaultTimeout = 5 * time.Second
+	// SendAllowance is the time a push keeps, before its deadline, to send
+	// and hear the answer once its budget slot comes (WaitTurn): a slot
+	// later than that is refused at once, before sending, instead of
+	// being granted at the deadline and sending a request whose answer
+	// cannot come in time. When less than twice SendAllowance is left, a
+	// push keeps half of what is left. The platforms answer a webhook in
+	// tens to a few hundred milliseconds (the emulators' fault tests use
+	// 50 ms); a second leaves room for a slow answer and a retry's backoff.
+	SendAllowance = time.Second
+)
 
 // Option configures one helper call. The same Option type serves all six
 // helpers. When an option is given twice, the last one wins; options never

@@ -79,7 +79,16 @@ func NewLimiter(rdb redis.UniversalClient, opts ...Option) (*Limiter, error) {
 
 // Reserve books one send against every budget in one round trip to Redis;
 // see middleware.Limiter. While Redis cannot answer, the fallback decides.
+// Every booking made in Redis is also kept in this process's fallback
+// limiter, so that during an outage a replica goes on from what it sent,
+// not from nothing. A call abandoned when Redis stalls (WithTimeout) and
+// answered later gives back what it booked.
 func (l *Limiter) Reserve(ctx context.Context, budgets []middleware.Budget, maxWait time.Duration) (middleware.Reservation, error) {
+	for _, b := range budgets {
+		if err := b.Validate(); err != nil {
+			return middleware.Reservation{}, err
+		}
+	}
 	if !l.health.usable() {
 		return l.fallback(ctx, budgets, maxWait)
 	}
@@ -96,9 +105,15 @@ func (l *Limiter) Reserve(ctx context.Context, budgets []middleware.Budget, maxW
 		args = append(args, b.Limit, max(b.Window.Milliseconds(), 1))
 	}
 	var res []int64
-	err := l.cfg.bounded(ctx, func(ctx context.Context) (err error) {
+	err := l.cfg.boundedOr(ctx, func(ctx context.Context) (err error) {
 		res, err = reserveScript.Run(ctx, l.rdb, keys, args...).Int64Slice()
 		return err
+	}, func() {
+		// Answered after the push gave up on it: a booking it made is
+		// nobody's.
+		if len(res) == 2 && res[0] == 1 {
+			l.release(keys, id)
+		}
 	})
 	if err != nil || len(res) != 2 {
 		if ctx.Err() != nil {
@@ -113,6 +128,7 @@ func (l *Limiter) Reserve(ctx context.Context, budgets []middleware.Budget, maxW
 	l.health.ok()
 	r := middleware.Reservation{OK: res[0] == 1, Delay: time.Duration(res[1]) * time.Millisecond}
 	if r.OK {
+		l.local.Book(budgets, time.Now().Add(r.Delay))
 		r.Cancel = func() { l.release(keys, id) }
 	}
 	return r, nil
@@ -130,6 +146,16 @@ func (l *Limiter) fallback(ctx context.Context, budgets []middleware.Budget, max
 	if l.cfg.fallback == FallbackRefuse {
 		return middleware.Reservation{}, &middleware.LimitError{Backend: "redisstate", RetryAfter: l.cfg.cooldown,
 			Reason: "the shared limiter's Redis does not answer, and the fallback is to refuse"}
+	}
+	if l.cfg.replicas > 1 {
+		// This replica's share of each budget, while the others cannot
+		// be seen.
+		shared := make([]middleware.Budget, len(budgets))
+		for i, b := range budgets {
+			b.Limit = max(b.Limit/l.cfg.replicas, 1)
+			shared[i] = b
+		}
+		budgets = shared
 	}
 	return l.local.Reserve(ctx, budgets, maxWait)
 }

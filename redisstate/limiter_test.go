@@ -1,8 +1,10 @@
 package redisstate
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/imtest"
+	"github.com/imbridge/middleware/internal/honesty"
 	"github.com/imbridge/middleware/wecom"
 )
 
@@ -290,4 +293,116 @@ func TestBadOptionsAreRefused(t *testing.T) {
 	}
 	_, err := NewLimiter(nil)
 	require.ErrorIs(t, err, middleware.ErrInvalidOption)
+}
+
+// TestLimiterHygiene is finding 8 of the time-honesty issue.
+func TestLimiterHygiene(t *testing.T) {
+	ctx := context.Background()
+	budget := func(key string) []middleware.Budget {
+		return []middleware.Budget{{Key: key, Limit: 5, Window: 10 * time.Second}}
+	}
+
+	t.Run("a call abandoned in a stall gives back what it booked", func(t *testing.T) {
+		rdb := client(t)
+		p := prefix(t)
+		l := newLimiter(t, rdb, WithPrefix(p), WithTimeout(50*time.Millisecond))
+		admin := redis.NewClient(&redis.Options{Addr: redisAddr(t)})
+		defer admin.Close()
+		_, err := l.Reserve(ctx, budget("warm"), 0) // the script is cached: the stalled call is one EVALSHA
+		require.NoError(t, err)
+		// Redis stalls for 400 ms, busy in a script of its own.
+		go admin.Eval(ctx, `local t0 = redis.call('TIME')
+local s = tonumber(t0[1]) * 1e6 + tonumber(t0[2])
+while true do
+  local t = redis.call('TIME')
+  if tonumber(t[1]) * 1e6 + tonumber(t[2]) - s > 400000 then break end
+end
+return 1`, nil)
+		time.Sleep(20 * time.Millisecond)
+		r, err := l.Reserve(ctx, budget("stall"), 0)
+		require.NoError(t, err)
+		assert.True(t, r.OK, "the fallback took it while Redis stalled")
+		// The stalled script runs when the pause ends, and books; its late
+		// answer makes the limiter give the booking back.
+		time.Sleep(600 * time.Millisecond)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			n, err := admin.ZCard(ctx, p+":stall").Result()
+			require.NoError(t, err)
+			if n == 0 {
+				break
+			}
+			require.True(t, time.Now().Before(deadline), "the abandoned booking is still held: %d", n)
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+
+	t.Run("the fallback goes on from what this replica booked", func(t *testing.T) {
+		proxy := newCutProxy(t, redisAddr(t))
+		rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{proxy.addr}, MaxRetries: -1,
+			DialTimeout: 100 * time.Millisecond})
+		defer rdb.Close()
+		l := newLimiter(t, rdb, WithPrefix(prefix(t)), WithTimeout(200*time.Millisecond))
+		for range 5 {
+			r, err := l.Reserve(ctx, budget("cont"), 0)
+			require.NoError(t, err)
+			require.True(t, r.OK)
+		}
+		proxy.cut()
+		r, err := l.Reserve(ctx, budget("cont"), 0)
+		require.NoError(t, err)
+		assert.False(t, r.OK, "the five sent through Redis still count: no sixth in the window")
+	})
+
+	t.Run("the fallback paces at the replica's share", func(t *testing.T) {
+		proxy := newCutProxy(t, redisAddr(t))
+		rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{proxy.addr}, MaxRetries: -1,
+			DialTimeout: 100 * time.Millisecond})
+		defer rdb.Close()
+		l := newLimiter(t, rdb, WithPrefix(prefix(t)), WithTimeout(200*time.Millisecond), WithFallbackShare(2))
+		proxy.cut()
+		ok := 0
+		for range 5 {
+			r, err := l.Reserve(ctx, budget("share"), 0)
+			require.NoError(t, err)
+			if r.OK {
+				ok++
+			}
+		}
+		assert.Equal(t, 2, ok, "half of 5, rounded down, during the outage")
+	})
+
+	t.Run("a budget of limit 0 is an invalid option, not an outage", func(t *testing.T) {
+		var logs bytes.Buffer
+		l := newLimiter(t, client(t), WithPrefix(prefix(t)), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		_, err := l.Reserve(ctx, []middleware.Budget{{Key: "zero", Limit: 0, Window: time.Second}}, 0)
+		require.ErrorIs(t, err, middleware.ErrInvalidOption)
+		assert.Empty(t, logs.String(), "nothing logged as an outage")
+		_, err = middleware.NewMemoryLimiter(nil).Reserve(ctx, []middleware.Budget{{Key: "zero", Limit: 0, Window: time.Second}}, 0)
+		require.ErrorIs(t, err, middleware.ErrInvalidOption, "nor unlimited in memory")
+	})
+}
+
+// TestPacedPushAtSaturationShared is finding 1 with the shared limiter:
+// three replicas (Clients with backends of their own) on one budget in
+// Redis, twice the budget, answers 50 ms after the message is counted.
+// Each push is delivered and reported so, or refused before sending.
+func TestPacedPushAtSaturationShared(t *testing.T) {
+	const window, budget = time.Second, 10
+	wc := imtest.NewWeCom(imtest.WithWeComRate(budget), imtest.WithWeComWindow(window))
+	defer wc.Close()
+	wc.AnswerLatency(50 * time.Millisecond)
+	p := prefix(t)
+	var clients []*middleware.Client
+	for i := range 3 {
+		rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{redisAddr(t)}})
+		defer rdb.Close()
+		bot, err := wecom.New(wc.WebhookURL(), wecom.WithBaseURL(wc.URL), wecom.WithRateLimit(budget), wecom.WithRateWindow(window),
+			wecom.WithLimiter(newLimiter(t, rdb, WithPrefix(p), WithTimeout(time.Second))))
+		require.NoError(t, err)
+		c, err := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: fmt.Sprintf("replica-%d", i), IM: wecom.IM, Default: true, Backend: bot}))
+		require.NoError(t, err)
+		clients = append(clients, c)
+	}
+	honesty.Saturate(t, wc, clients, 6*budget, window/(2*budget), time.Second)
 }

@@ -38,6 +38,7 @@ type config struct {
 	cooldown time.Duration
 	now      func() time.Time
 
+	replicas     int           // limiter: the fallback's share
 	shards       int           // outbox store
 	claimTimeout time.Duration // outbox store
 	retention    time.Duration // outbox store
@@ -132,23 +133,50 @@ func WithRetryAfterOutage(d time.Duration) Option {
 // does: go-redis honours a context's deadline only with
 // ContextTimeoutEnabled, which is the caller's client to set, so a hung
 // server could otherwise hold a push for its ReadTimeout (3 s by default).
-// An abandoned call ends in go-redis's own time; its answer is dropped (a
-// booking it made costs one slot until its window passes).
+// An abandoned call ends in go-redis's own time; its answer is dropped.
 func (c config) bounded(ctx context.Context, f func(ctx context.Context) error) error {
+	return c.boundedOr(ctx, f, nil)
+}
+
+// boundedOr is bounded, and runs late, if not nil, when an abandoned call
+// ends after all: to undo what it did (a booking nobody will use).
+func (c config) boundedOr(ctx context.Context, f func(ctx context.Context) error, late func()) error {
 	cctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel() // here, after the select: cancelled inside f's goroutine, both cases would be ready
 	done := make(chan error, 1)
 	go func() { done <- f(cctx) }()
 	select {
 	case err := <-done:
+		cancel()
 		return err
 	case <-cctx.Done():
 		select {
 		case err := <-done: // an answer that came with the timeout still counts
+			cancel()
 			return err
 		default:
-			return cctx.Err()
 		}
+		if late != nil {
+			go func() {
+				<-done
+				late()
+			}()
+		}
+		cancel()
+		return cctx.Err()
+	}
+}
+
+// WithFallbackShare tells the limiter that n replicas share its budgets:
+// while Redis cannot answer (FallbackLocal), this one paces itself at
+// 1/n of each budget (at least 1), so that together they stay near it.
+// n < 1 is ErrInvalidOption. Default: 1, the whole budget, as if alone.
+func WithFallbackShare(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return invalid("WithFallbackShare(%d): at least 1", n)
+		}
+		c.replicas = n
+		return nil
 	}
 }
 
