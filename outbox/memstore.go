@@ -158,7 +158,7 @@ func (m *MemoryStore) DeadLetters(_ context.Context, max int) ([]*Job, error) {
 	defer m.mu.Unlock()
 	var out []*Job
 	for _, id := range m.dead {
-		if len(out) == max {
+		if len(out) >= max {
 			break
 		}
 		out = append(out, m.jobs[id].clone())

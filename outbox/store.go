@@ -15,7 +15,9 @@ type Store interface {
 	// Claim renews the worker's claims and hands it the jobs it may now
 	// deliver that it did not hold before, oldest first in each lane: new
 	// ones, and those of a worker whose claim timed out (it crashed). The
-	// jobs of one lane go to one worker at a time.
+	// jobs of one lane go to one worker at a time. At most max jobs are new
+	// to the store's queue; the pending jobs of a worker whose claim timed
+	// out come besides. Each copy carries its claim (Job.Claim).
 	Claim(ctx context.Context, worker string, max int) ([]*Job, error)
 	// Save writes the jobs, which the worker holds. Final ones leave the
 	// queue; failed and maybe-delivered ones become dead letters. When
@@ -27,7 +29,8 @@ type Store interface {
 	Release(ctx context.Context, worker string) error
 	// Job returns the job with the id, or ErrJobNotFound.
 	Job(ctx context.Context, id string) (*Job, error)
-	// DeadLetters returns up to max dead letters, oldest first.
+	// DeadLetters returns up to max dead letters, oldest first; none when
+	// max < 1.
 	DeadLetters(ctx context.Context, max int) ([]*Job, error)
 	// Requeue puts dead letter job, reset by the Inspector, back in its lane's
 	// queue. It returns ErrJobNotFound if job.ID is not a dead letter.

@@ -245,7 +245,7 @@ func (s *OutboxStore) Claim(ctx context.Context, worker string, limit int) ([]*o
 			held--
 			continue
 		}
-		jobs, err := s.claimShard(ctx, worker, shard, l, max(limit-len(out), 1))
+		jobs, err := s.claimShard(ctx, worker, shard, l, max(limit-len(out), 0))
 		if err != nil && first == nil {
 			first = err
 		}
@@ -325,13 +325,15 @@ func (s *OutboxStore) claimShard(ctx context.Context, worker string, shard int, 
 		}
 		start = next
 	}
-	streams, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: worker, Streams: []string{s.stream(shard), ">"},
-		Count: int64(max), Block: -1}).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, s.noGroup(ctx, shard, err)
-	}
-	for _, st := range streams {
-		entries = append(entries, st.Messages...)
+	if max > 0 {
+		streams, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: worker, Streams: []string{s.stream(shard), ">"},
+			Count: int64(max), Block: -1}).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, s.noGroup(ctx, shard, err)
+		}
+		for _, st := range streams {
+			entries = append(entries, st.Messages...)
+		}
 	}
 	return s.load(ctx, shard, l.claim, entries)
 }

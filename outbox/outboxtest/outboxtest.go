@@ -72,6 +72,7 @@ var cases = []struct {
 	{"the store keeps copies", func(_ *testing.T, r *rig) { copies(r) }},
 	{"concurrent adds are all kept", func(_ *testing.T, r *rig) { concurrentAdds(r) }},
 	{"a caller's key is kept once", func(_ *testing.T, r *rig) { uniqueKeys(r) }},
+	{"limits are kept: Claim's max, DeadLetters' max", func(_ *testing.T, r *rig) { limits(r) }},
 	{"a claim taken again fences the copies of the old one", func(_ *testing.T, r *rig) { tenure(r) }},
 }
 
@@ -418,5 +419,32 @@ func tenure(r *rig) {
 	dead, err := r.s.DeadLetters(r.ctx, 10)
 	if err != nil || len(dead) != 0 {
 		r.t.Fatalf("the stale copy made a dead letter: %v, %v", ids(dead), err)
+	}
+}
+
+func limits(r *rig) {
+	for i := range 12 {
+		r.add(fmt.Sprintf("j%02d", i), fmt.Sprintf("lane-%d", i%4))
+	}
+	got, err := r.s.Claim(r.ctx, "w", 5)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if len(got) > 5 {
+		r.t.Fatalf("Claim(max 5) handed %d jobs", len(got))
+	}
+	for _, j := range got {
+		j.State = outbox.JobFailed
+		r.save("w", j)
+	}
+	for _, max := range []int{-1, 0} {
+		dead, err := r.s.DeadLetters(r.ctx, max)
+		if err != nil || len(dead) != 0 {
+			r.t.Fatalf("DeadLetters(%d) = %v, %v: want none", max, ids(dead), err)
+		}
+	}
+	dead, err := r.s.DeadLetters(r.ctx, 2)
+	if err != nil || len(dead) != min(2, len(got)) {
+		r.t.Fatalf("DeadLetters(2) = %v, %v", ids(dead), err)
 	}
 }
