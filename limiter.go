@@ -15,7 +15,15 @@ type Budget struct {
 	Key    string
 	Limit  int
 	Window time.Duration
+	// Sends is how many sends a reservation books in this budget at once,
+	// all or none, at one time: a push that takes several messages books
+	// them all before the first leaves. 0 means 1; more than Limit can
+	// never be booked and is ErrInvalidOption.
+	Sends int
 }
+
+// sends is how many sends b books.
+func (b Budget) sends() int { return max(b.Sends, 1) }
 
 // Reservation is a Limiter's answer to one send.
 type Reservation struct {
@@ -36,8 +44,8 @@ type Reservation struct {
 // shares one budget between processes. Implementations must be safe for
 // concurrent use.
 type Limiter interface {
-	// Reserve books one send against every budget, all or none, at the
-	// earliest time that keeps each under its limit. When that is more
+	// Reserve books one send (Budget.Sends of them) against every budget,
+	// all or none, at the earliest time that keeps each under its limit. When that is more
 	// than maxWait away (maxWait < 0: no bound) it books nothing and says
 	// how long until a slot frees.
 	Reserve(ctx context.Context, budgets []Budget, maxWait time.Duration) (Reservation, error)
@@ -126,10 +134,10 @@ func (m *MemoryLimiter) Reserve(_ context.Context, budgets []Budget, maxWait tim
 	at := now
 	for _, b := range budgets {
 		log := m.prune(b, now)
-		if k := len(log); k >= b.Limit {
-			// The Limit-th latest send, plus a window: no window then
-			// holds more than Limit, bookings included.
-			at = max(at, log[k-b.Limit]+int64(b.Window))
+		if k, room := len(log), b.Limit-b.sends(); k > room {
+			// The (room+1)-th latest send, plus a window: no window then
+			// holds more than Limit, these sends and bookings included.
+			at = max(at, log[k-room-1]+int64(b.Window))
 		}
 	}
 	delay := time.Duration(at - now)
@@ -139,7 +147,7 @@ func (m *MemoryLimiter) Reserve(_ context.Context, budgets []Budget, maxWait tim
 	for _, b := range budgets {
 		log := m.logs[b.Key]
 		i, _ := slices.BinarySearch(log, at)
-		m.logs[b.Key] = slices.Insert(log, i, at)
+		m.logs[b.Key] = slices.Insert(log, i, slices.Repeat([]int64{at}, b.sends())...)
 	}
 	return Reservation{OK: true, Delay: delay, Cancel: func() { m.release(budgets, at) }}, nil
 }
@@ -154,7 +162,7 @@ func (m *MemoryLimiter) Book(budgets []Budget, at time.Time) {
 	for _, b := range budgets {
 		log := m.prune(b, m.now().UnixNano())
 		i, _ := slices.BinarySearch(log, t)
-		m.logs[b.Key] = slices.Insert(log, i, t)
+		m.logs[b.Key] = slices.Insert(log, i, slices.Repeat([]int64{t}, b.sends())...)
 	}
 }
 
@@ -162,8 +170,11 @@ func (m *MemoryLimiter) Book(budgets []Budget, at time.Time) {
 // window that is not positive is ErrInvalidOption. (A backend with pacing
 // off passes no budget at all.)
 func (b Budget) Validate() error {
-	if b.Limit < 1 || b.Window <= 0 {
+	switch {
+	case b.Limit < 1 || b.Window <= 0:
 		return fmt.Errorf("%w: budget %q: limit %d per %s: a budget needs a limit of at least 1 and a positive window", ErrInvalidOption, b.Key, b.Limit, b.Window)
+	case b.Sends > b.Limit:
+		return fmt.Errorf("%w: budget %q: %d sends at once, more than its limit of %d per %s", ErrInvalidOption, b.Key, b.Sends, b.Limit, b.Window)
 	}
 	return nil
 }
@@ -191,7 +202,7 @@ func (m *MemoryLimiter) release(budgets []Budget, at int64) {
 	for _, b := range budgets {
 		log := m.logs[b.Key]
 		if i, found := slices.BinarySearch(log, at); found {
-			m.logs[b.Key] = slices.Delete(log, i, i+1)
+			m.logs[b.Key] = slices.Delete(log, i, min(i+b.sends(), len(log)))
 		}
 	}
 }

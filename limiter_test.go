@@ -104,3 +104,29 @@ func TestWaitTurn(t *testing.T) {
 	require.True(t, errors.Is(<-done, context.Canceled))
 	assert.Equal(t, 1, l.Booked("k"))
 }
+
+// TestMemoryLimiterBooksSeveralAtOnce: a push of several messages books
+// them all or none.
+func TestMemoryLimiterBooksSeveralAtOnce(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1000, 0)
+	l := NewMemoryLimiter(func() time.Time { return now })
+	b := func(n int) []Budget {
+		return []Budget{{Key: "chat", Limit: 5, Window: time.Minute, Sends: n}}
+	}
+	r, err := l.Reserve(ctx, b(3), 0)
+	require.NoError(t, err)
+	require.True(t, r.OK)
+	r, err = l.Reserve(ctx, b(3), 0)
+	require.NoError(t, err)
+	assert.False(t, r.OK, "3 more would make 6 in the window: none booked")
+	assert.Equal(t, time.Minute, r.Delay)
+	assert.Equal(t, 3, l.Booked("chat"))
+	r, err = l.Reserve(ctx, b(2), 0)
+	require.NoError(t, err)
+	require.True(t, r.OK)
+	r.Cancel()
+	assert.Equal(t, 3, l.Booked("chat"), "a cancelled booking of 2 gives both back")
+	_, err = l.Reserve(ctx, b(6), -1)
+	assert.ErrorIs(t, err, ErrInvalidOption, "more than the limit can never be booked")
+}

@@ -15,10 +15,11 @@ import (
 
 var _ middleware.Limiter = (*Limiter)(nil)
 
-// reserveScript books one send in every budget's sliding-window log, all
-// or none, at the earliest time that keeps each under its limit, on the
+// reserveScript books sends in every budget's sliding-window log, all or
+// none, at the earliest time that keeps each under its limit, on the
 // server's clock. KEYS are the budgets; ARGV: the booking's id, the longest
-// wait allowed in ms (-1: none), then limit and window (ms) per key. It
+// wait allowed in ms (-1: none), then limit, window (ms) and sends per
+// key. A booking of k sends is k members "id:1".."id:k" at one time. It
 // answers {1, delay ms} when booked, {0, delay ms} when the slot is past
 // the wait allowed.
 var reserveScript = redis.NewScript(`
@@ -27,12 +28,14 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local maxWait = tonumber(ARGV[2])
 local at = now
 for i, key in ipairs(KEYS) do
-  local limit = tonumber(ARGV[1 + 2 * i])
-  local window = tonumber(ARGV[2 + 2 * i])
+  local limit = tonumber(ARGV[3 * i])
+  local window = tonumber(ARGV[3 * i + 1])
+  local sends = tonumber(ARGV[3 * i + 2])
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   local n = redis.call('ZCARD', key)
-  if n >= limit then
-    local e = redis.call('ZRANGE', key, n - limit, n - limit, 'WITHSCORES')
+  local room = limit - sends
+  if n > room then
+    local e = redis.call('ZRANGE', key, n - room - 1, n - room - 1, 'WITHSCORES')
     local free = tonumber(e[2]) + window
     if free > at then at = free end
   end
@@ -42,17 +45,23 @@ if maxWait >= 0 and delay > maxWait then
   return {0, delay}
 end
 for i, key in ipairs(KEYS) do
-  local window = tonumber(ARGV[2 + 2 * i])
-  redis.call('ZADD', key, at, ARGV[1])
+  local window = tonumber(ARGV[3 * i + 1])
+  local sends = tonumber(ARGV[3 * i + 2])
+  for k = 1, sends do
+    redis.call('ZADD', key, at, ARGV[1] .. ':' .. k)
+  end
   redis.call('PEXPIRE', key, delay + window + 1000)
 end
 return {1, delay}
 `)
 
-// releaseScript gives a booking back: ARGV[1] is its id.
+// releaseScript gives a booking back: ARGV[1] is its id, ARGV[1 + i] the
+// sends it booked in KEYS[i].
 var releaseScript = redis.NewScript(`
-for _, key in ipairs(KEYS) do
-  redis.call('ZREM', key, ARGV[1])
+for i, key in ipairs(KEYS) do
+  for k = 1, tonumber(ARGV[1 + i]) do
+    redis.call('ZREM', key, ARGV[1] .. ':' .. k)
+  end
 end
 return 1
 `)
@@ -93,7 +102,7 @@ func (l *Limiter) Reserve(ctx context.Context, budgets []middleware.Budget, maxW
 		return l.fallback(ctx, budgets, maxWait)
 	}
 	keys := make([]string, len(budgets))
-	args := make([]any, 0, 2+2*len(budgets))
+	args := make([]any, 0, 2+3*len(budgets))
 	id := bookingID()
 	wait := int64(-1)
 	if maxWait >= 0 {
@@ -102,7 +111,7 @@ func (l *Limiter) Reserve(ctx context.Context, budgets []middleware.Budget, maxW
 	args = append(args, id, wait)
 	for i, b := range budgets {
 		keys[i] = l.cfg.prefix + ":" + b.Key
-		args = append(args, b.Limit, max(b.Window.Milliseconds(), 1))
+		args = append(args, b.Limit, max(b.Window.Milliseconds(), 1), max(b.Sends, 1))
 	}
 	var res []int64
 	err := l.cfg.boundedOr(ctx, func(ctx context.Context) (err error) {
@@ -112,7 +121,7 @@ func (l *Limiter) Reserve(ctx context.Context, budgets []middleware.Budget, maxW
 		// Answered after the push gave up on it: a booking it made is
 		// nobody's.
 		if len(res) == 2 && res[0] == 1 {
-			l.release(keys, id)
+			l.release(keys, id, budgets)
 		}
 	})
 	if err != nil || len(res) != 2 {
@@ -129,16 +138,20 @@ func (l *Limiter) Reserve(ctx context.Context, budgets []middleware.Budget, maxW
 	r := middleware.Reservation{OK: res[0] == 1, Delay: time.Duration(res[1]) * time.Millisecond}
 	if r.OK {
 		l.local.Book(budgets, time.Now().Add(r.Delay))
-		r.Cancel = func() { l.release(keys, id) }
+		r.Cancel = func() { l.release(keys, id, budgets) }
 	}
 	return r, nil
 }
 
 // release gives a booking back, bounded by the call timeout: a booking
 // that cannot be given back only costs one slot until its window passes.
-func (l *Limiter) release(keys []string, id string) {
+func (l *Limiter) release(keys []string, id string, budgets []middleware.Budget) {
+	args := []any{id}
+	for _, b := range budgets {
+		args = append(args, max(b.Sends, 1))
+	}
 	_ = l.cfg.bounded(context.Background(), func(ctx context.Context) error {
-		return releaseScript.Run(ctx, l.rdb, keys, id).Err()
+		return releaseScript.Run(ctx, l.rdb, keys, args...).Err()
 	})
 }
 

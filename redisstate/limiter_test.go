@@ -406,3 +406,30 @@ func TestPacedPushAtSaturationShared(t *testing.T) {
 	}
 	honesty.Saturate(t, wc, clients, 6*budget, window/(2*budget), time.Second)
 }
+
+// TestLimiterBooksSeveralAtOnce: in Redis too, a push of several messages
+// books them all or none, and a cancel gives all of them back.
+func TestLimiterBooksSeveralAtOnce(t *testing.T) {
+	ctx := context.Background()
+	rdb := client(t)
+	p := prefix(t)
+	l := newLimiter(t, rdb, WithPrefix(p), WithTimeout(10*time.Second))
+	b := func(n int) []middleware.Budget {
+		return []middleware.Budget{{Key: "chat", Limit: 5, Window: time.Minute, Sends: n}}
+	}
+	r, err := l.Reserve(ctx, b(3), 0)
+	require.NoError(t, err)
+	require.True(t, r.OK)
+	r, err = l.Reserve(ctx, b(3), 0)
+	require.NoError(t, err)
+	assert.False(t, r.OK, "3 more would make 6 in the window: none booked")
+	assert.Greater(t, r.Delay, 59*time.Second)
+	assert.EqualValues(t, 3, rdb.ZCard(ctx, p+":chat").Val())
+	r, err = l.Reserve(ctx, b(2), 0)
+	require.NoError(t, err)
+	require.True(t, r.OK)
+	r.Cancel()
+	assert.EqualValues(t, 3, rdb.ZCard(ctx, p+":chat").Val(), "a cancelled booking of 2 gives both back")
+	_, err = l.Reserve(ctx, b(6), -1)
+	assert.ErrorIs(t, err, middleware.ErrInvalidOption)
+}
