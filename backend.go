@@ -50,6 +50,11 @@ type Message struct {
 	// dedup fields from it, so a resend is dropped there instead of shown
 	// twice. 0: the backend picks fresh ones for each push.
 	IdempotencyKey uint64
+	// Resume is how many of the push's messages an earlier try delivered
+	// (PartialError.Resume): a backend that splits a push into several
+	// messages plans them as always and sends from message Resume on,
+	// counting them in a PartialError's SentParts from the start. 0: all.
+	Resume int
 
 	progress func(done, total int64) // WithProgress
 	fetch    *fetcher                // reads URL sources

@@ -200,7 +200,7 @@ func (c *Client) message(cl *call, cfg *callConfig) (*Message, error) {
 	return &Message{
 		IM: cl.imType, GroupCode: cl.groupCode, UserID: cl.userID, Title: cl.title,
 		Items: cl.items, Fields: cfg.Fields, Filename: cfg.Filename, MIME: cfg.MIME,
-		Extras: cfg.Extras, IdempotencyKey: cfg.IdempotencyKey, fetch: c.fetch, policy: policy, sources: sources, progress: cfg.Progress,
+		Extras: cfg.Extras, IdempotencyKey: cfg.IdempotencyKey, Resume: cfg.Resume, fetch: c.fetch, policy: policy, sources: sources, progress: cfg.Progress,
 	}, nil
 }
 

@@ -221,6 +221,24 @@ func (e *PartialError) Error() string {
 // Unwrap returns the underlying failure.
 func (e *PartialError) Unwrap() error { return e.Err }
 
+// Resume returns the Option that sends the same push again from its first
+// message not accepted: the SentParts messages the platform took are not
+// sent twice. Give it with the same arguments and options; a failed
+// message whose fate is unknown (MaybeDelivered) goes again, and may then
+// show twice.
+func (e *PartialError) Resume() Option { return resumeAfter(e.SentParts) }
+
+// resumeAfter skips the first n messages of a push.
+func resumeAfter(n int) Option {
+	return func(c *callConfig) {
+		if n < 0 {
+			c.fail(fmt.Errorf("%w: resume after %d messages", ErrInvalidOption, n))
+			return
+		}
+		c.Resume = n
+	}
+}
+
 // ErrorClass names the category of err, as logs, the Observer, the outbox
 // and the CLI show it: "rate_limited", "invalid_item", "api", "context",
 // "other"..., and "" for nil.

@@ -51,6 +51,9 @@ type Settings struct {
 	Extras []any `json:"-"`
 	// Progress is WithProgress's; nil: not set. It cannot be stored.
 	Progress func(done, total int64) `json:"-"`
+	// Resume is how many of the push's messages an earlier try delivered
+	// (PartialError.Resume): the backend sends the rest. 0: all of them.
+	Resume int
 }
 
 // Options returns one Option for each value s holds, so that given
@@ -71,6 +74,7 @@ func (s Settings) Options() []Option {
 	}
 	add(s.IdempotencyKey != 0, WithIdempotencyKey(s.IdempotencyKey))
 	add(s.Progress != nil, WithProgress(s.Progress))
+	add(s.Resume > 0, resumeAfter(s.Resume))
 	for _, k := range slices.Sorted(maps.Keys(s.Fields)) {
 		opts = append(opts, WithField(k, s.Fields[k]))
 	}

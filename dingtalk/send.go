@@ -33,8 +33,11 @@ type part struct {
 // Validate checks msg against DingTalk's rules and limits without I/O, so
 // that nothing of a bad push is sent.
 func (c *Client) Validate(msg *middleware.Message) error {
-	_, err := c.plan(msg)
-	return err
+	parts, err := c.plan(msg)
+	if err != nil {
+		return err
+	}
+	return hook.CheckParts(IM, c.budgets, len(parts), msg.Resume)
 }
 
 // plan validates msg and lays out its messages.
@@ -377,7 +380,14 @@ func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error)
 	for i := range items {
 		items[i] = i
 	}
+	ctx, err = c.sender.BookParts(ctx, c.budgets, len(parts), msg.Resume)
+	if err != nil {
+		return 0, err
+	}
 	for i, p := range parts {
+		if i < msg.Resume {
+			continue // delivered by an earlier try
+		}
 		err := c.post(ctx, msg, i, p.env)
 		if err == nil {
 			continue

@@ -41,8 +41,11 @@ type part struct {
 // Validate checks msg against Feishu's rules and limits without I/O, so
 // that nothing of a bad push is sent.
 func (c *Client) Validate(msg *middleware.Message) error {
-	_, err := c.plan(msg)
-	return err
+	parts, err := c.plan(msg)
+	if err != nil {
+		return err
+	}
+	return hook.CheckParts(IM, c.budgets, len(parts), msg.Resume)
 }
 
 // plan validates msg and lays out its messages.
@@ -437,7 +440,14 @@ func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error)
 			}
 		}
 	}
+	ctx, err = c.sender.BookParts(ctx, c.budgets, len(parts), msg.Resume)
+	if err != nil {
+		return 0, err
+	}
 	for i, pt := range parts {
+		if i < msg.Resume {
+			continue // delivered by an earlier try
+		}
 		withKeys(&pt.env, pt.images, keys)
 		if err := c.post(ctx, msg, pt.env); err != nil {
 			if i == 0 {

@@ -45,6 +45,9 @@ func (o *Outbox) compose(ctx context.Context, jobs []*Job) (*attempt, error) {
 	if a.opts, err = s.options(codec, head.Key); err != nil {
 		return a, err
 	}
+	if head.Parts > 0 {
+		a.opts = append(a.opts, middleware.Settings{Resume: head.Parts}.Options()...)
+	}
 	if d, ok := acct.Backend.(Deduplicator); ok {
 		a.window = d.DedupWindow(probe(s, a.opts, s.Items))
 	}
@@ -56,7 +59,7 @@ func (o *Outbox) compose(ctx context.Context, jobs []*Job) (*attempt, error) {
 		if len(head.Batch) > 1 {
 			a.rebuild(jobs)
 		}
-	case planner != nil && o.cfg.after >= 0 && s.mergeable() && time.Since(head.Enqueued) >= o.cfg.after:
+	case planner != nil && o.cfg.after >= 0 && s.mergeable() && head.Parts == 0 && time.Since(head.Enqueued) >= o.cfg.after:
 		a.merge(jobs, planner, o.cfg.separator)
 	}
 	return a, nil
@@ -89,7 +92,7 @@ func (a *attempt) merge(jobs []*Job, planner Planner, sep string) {
 	}
 	texts := []string{a.spec.Items[0].Text}
 	for _, next := range jobs[1:] {
-		if next.State != JobQueued {
+		if next.State != JobQueued || next.Parts > 0 {
 			break
 		}
 		s, err := decodeSpec(next.Spec)

@@ -73,6 +73,7 @@ func (o *Outbox) judge(ctx context.Context, res laneResult, a *attempt, n int, e
 		return o.finish(ctx, res, a, JobSent, n, nil)
 	}
 	now := time.Now()
+	n, err = a.keepParts(n, err)
 	switch decide(n, err) {
 	case wait:
 		// The client's own budget: nothing left. Wait for the slot; texts
@@ -103,6 +104,24 @@ func (o *Outbox) judge(ctx context.Context, res laneResult, a *attempt, n int, e
 		return o.again(ctx, res, a, now.Add(backoff(a.jobs[0].Attempts, err)))
 	}
 	return o.finish(ctx, res, a, JobFailed, n, err)
+}
+
+// keepParts records, for a push that stopped part-way with nothing of
+// the failed message delivered, the messages the platform took: the next
+// attempt resumes after them. What is left to decide on is then the
+// failure of the rest, as if it had been sent alone. A partial failure
+// whose failed message may have arrived, or that reached some targets and
+// not others, stays what it is.
+func (a *attempt) keepParts(n int, err error) (int, error) {
+	var pe *middleware.PartialError
+	if !errors.As(err, &pe) || pe.MaybeDelivered || len(pe.FailedTargets) > 0 || len(a.jobs) != 1 || pe.SentParts <= a.jobs[0].Parts {
+		if errors.As(err, &pe) && pe.SentParts > a.jobs[0].Parts && len(a.jobs) == 1 {
+			a.jobs[0].Parts = pe.SentParts
+		}
+		return n, err
+	}
+	a.jobs[0].Parts = pe.SentParts
+	return 0, pe.Err
 }
 
 // again saves the jobs to be tried at next.

@@ -68,6 +68,10 @@ type JobStatus struct {
 	// Key is the job's idempotency key (see middleware.WithIdempotencyKey):
 	// a merged message carries its first job's key.
 	Key uint64
+	// Parts counts the messages of the push (a split text, a mixed push)
+	// the platform took in earlier attempts: the next attempt, or a
+	// resend, starts after them, so none shows twice.
+	Parts int `json:",omitempty"`
 }
 
 // Job is the unit a Store keeps: the status and the push.

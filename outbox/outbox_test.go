@@ -598,3 +598,37 @@ func TestOutboxOneJobPerKey(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, a, d, "a sent job still holds its key within the retention")
 }
+
+// TestOutboxResumesASplitText is finding 2 in the outbox: another sender
+// spends the platform's budget part-way through a 5-part text (45009 at
+// part 4, and the push may not wait). The job records the 3 parts that
+// went and the next attempt sends parts 4 and 5 only: each part once.
+// A text that can never fit a window is refused when queued.
+func TestOutboxResumesASplitText(t *testing.T) {
+	wc := imtest.NewWeCom(imtest.WithWeComRate(3), imtest.WithWeComWindow(500*time.Millisecond))
+	t.Cleanup(wc.Close)
+	bot, err := wecom.New(wc.WebhookURL(), wecom.WithBaseURL(wc.URL), wecom.WithRateWindow(500*time.Millisecond))
+	require.NoError(t, err)
+	c, err := middleware.NewClient(middleware.WithAccount(middleware.Account{ID: "ops", IM: wecom.IM, Default: true, Backend: bot}))
+	require.NoError(t, err)
+	o, err := outbox.New(c)
+	require.NoError(t, err)
+	ctx := context.Background()
+	var b strings.Builder
+	for i := range 5 {
+		fmt.Fprintf(&b, "part %02d %s\n", i, strings.Repeat("x", 1990))
+	}
+	id, err := o.Push(ctx, wecom.IM, "", "", "", b.String(), middleware.WithTimeout(300*time.Millisecond))
+	require.NoError(t, err)
+	_, err = o.Push(ctx, wecom.IM, "", "", "", strings.Repeat("y", 2000*25))
+	require.ErrorIs(t, err, middleware.ErrInvalidItem, "25 messages never fit a window of 20")
+	run(t, o)
+	s := waitAll(t, o, []string{id}, 10*time.Second)[0]
+	assert.Equal(t, outbox.JobSent, s.State, s.LastError)
+	assert.Equal(t, 3, s.Parts, "three went in the first attempt")
+	var got []string
+	for _, m := range wc.Messages() {
+		got = append(got, m.Content[:7])
+	}
+	assert.Equal(t, []string{"part 00", "part 01", "part 02", "part 03", "part 04"}, got, "each part once, in order")
+}

@@ -70,6 +70,9 @@ func (c *Client) Validate(msg *middleware.Message) error {
 }
 
 func (c *Client) validate(msg *middleware.Message, o *Options) error {
+	if n := len(batches(msg, o)); msg.Resume < 0 || (msg.Resume > 0 && msg.Resume >= n) {
+		return fmt.Errorf("%w: timchat: resume after %d messages, and the push takes %d", middleware.ErrInvalidOption, msg.Resume, n)
+	}
 	groups, users := msg.Groups(), msg.Users()
 	switch {
 	case o.Broadcast && (len(groups) > 0 || len(users) > 0):
@@ -161,9 +164,14 @@ func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error)
 		return 0, err
 	}
 
+	all := batches(msg, &o)
 	var delivered []int
 	reached := 0
-	for bi, batch := range batches(msg, &o) {
+	for bi, batch := range all {
+		if bi < msg.Resume {
+			delivered = append(delivered, batch...) // delivered by an earlier try
+			continue
+		}
 		var body []Element
 		var desc []string
 		for _, i := range batch {

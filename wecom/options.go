@@ -114,6 +114,19 @@ type Options struct {
 	TitleAsHeading bool `json:",omitempty"`
 	// Buttons are the markdown attachments.
 	Buttons []Attachment `json:",omitempty"`
+	// Spread is set by SpreadOverWindows.
+	Spread bool `json:",omitempty"`
+}
+
+// SpreadOverWindows lets a push that takes more messages than one window
+// of the budget allows go message by message, over several windows,
+// instead of being refused with ErrInvalidItem. It may then stop part-way
+// when another sender spends the budget: the *middleware.PartialError
+// says how far it got, and its Resume sends the rest. Default: a push
+// books all its messages before the first leaves, and one that cannot fit
+// a window is refused before anything is sent.
+func SpreadOverWindows() middleware.Option {
+	return backendOpt(func(o *Options) { o.Spread = true })
 }
 
 // OptionsOf reads back the wecom options of m, such as a message recorded

@@ -70,6 +70,6 @@ func TestEveryOptionIsStored(t *testing.T) {
 		"Markdown": Markdown(), "MarkdownV2": MarkdownV2(), "NoSplit": NoSplit(), "Mention": Mention("a", "b"),
 		"MentionMobile": MentionMobile("138"), "MentionAll": MentionAll(), "VisibleTo": VisibleTo("v"), "PostID": PostID("p"),
 		"Buttons":     Buttons(Attachment{CallbackID: "cb", Actions: []Action{{Name: "n", Text: "ok", Type: "button", Value: "1"}}}),
-		"AtShortName": AtShortName(), "TitleAsHeading": TitleAsHeading(),
+		"AtShortName": AtShortName(), "TitleAsHeading": TitleAsHeading(), "SpreadOverWindows": SpreadOverWindows(),
 	}, func(x []any) any { return readOpts(x) })
 }

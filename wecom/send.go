@@ -69,8 +69,38 @@ func planTarget(msg *middleware.Message, o *Options) (target, error) {
 // of a bad push is sent.
 func (c *Client) Validate(msg *middleware.Message) error {
 	o := readOpts(msg.Extras)
-	_, _, err := c.plan(msg, &o)
+	steps, t, err := c.plan(msg, &o)
+	if err != nil {
+		return err
+	}
+	_, err = c.parts(msg, &o, steps, t)
 	return err
+}
+
+// parts checks what a push's messages may spend: from Resume on, all of
+// them must fit in one window of each budget (they are booked at once,
+// before the first leaves), unless SpreadOverWindows lets them go message
+// by message. It returns the budgets to book, nil when none.
+func (c *Client) parts(msg *middleware.Message, o *Options, steps []step, t target) ([]middleware.Budget, error) {
+	if msg.Resume >= len(steps) {
+		if msg.Resume == 0 {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%w: wecom: resume after %d messages, and the push takes %d", middleware.ErrInvalidOption, msg.Resume, len(steps))
+	}
+	k := len(steps) - msg.Resume
+	budgets := c.pace.budgets(t.chatID)
+	if c.limiter == nil || len(budgets) == 0 || o.Spread {
+		return nil, nil
+	}
+	for i := range budgets {
+		if k > budgets[i].Limit {
+			return nil, fmt.Errorf("%w: wecom: the push takes %d messages, and the budget allows %d per %s: shorten it, or give SpreadOverWindows to send it over several windows",
+				middleware.ErrInvalidItem, k, budgets[i].Limit, c.pace.window)
+		}
+		budgets[i].Sends = k
+	}
+	return budgets, nil
 }
 
 // step is one WeCom message of a push.
@@ -301,9 +331,28 @@ func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error)
 		}
 	}
 
+	budgets, err := c.parts(msg, &o, steps, t)
+	if err != nil {
+		return 0, err
+	}
+	if budgets != nil {
+		// All the messages' slots at once, or none and nothing sent.
+		if err := middleware.WaitTurn(ctx, c.limiter, IM, c.pace.reason, budgets); err != nil {
+			return 0, err
+		}
+		ctx = context.WithValue(ctx, bookedKey{}, true)
+	}
 	var delivered []int
 	sent := 0
-	for _, s := range steps {
+	for i, s := range steps {
+		if i < msg.Resume {
+			// Delivered by an earlier try.
+			sent++
+			if s.last {
+				delivered = append(delivered, s.items...)
+			}
+			continue
+		}
 		var err error
 		if s.kind == "media" {
 			err = c.sendMedia(ctx, msg, &o, t, media[s.item])
@@ -313,6 +362,9 @@ func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error)
 		if err != nil {
 			if sent == 0 {
 				return 0, err
+			}
+			if sent == msg.Resume {
+				err = fmt.Errorf("wecom: resuming after %d messages: %w", sent, err)
 			}
 			return t.count, &middleware.PartialError{DeliveredItems: delivered, FailedItem: s.item, SentParts: sent, Err: err,
 				MaybeDelivered: errors.Is(err, middleware.ErrMaybeDelivered)}

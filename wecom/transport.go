@@ -35,16 +35,24 @@ func (c *Client) sendBody(ctx context.Context, chatID string, body []byte) (answ
 		return answer{}, err
 	}
 	defer release()
+	var budgets []middleware.Budget
+	if ctx.Value(bookedKey{}) == nil {
+		budgets = c.pace.budgets(chatID)
+	}
 	return c.do(ctx, request{url: c.sendURL(), contentType: "application/json", body: body, length: int64(len(body)),
-		budgets: c.pace.budgets(chatID)})
+		budgets: budgets})
 }
+
+// bookedKey marks a push whose messages' slots were all booked before the
+// first left: its requests book nothing more.
+type bookedKey struct{}
 
 // do sends req, retrying only what cannot duplicate a message.
 func (c *Client) do(ctx context.Context, req request) (answer, error) {
 	var r answer
 	waitedWindow := false
 	err := c.retry.Run(ctx, func(n int) retry.Outcome {
-		if !req.upload && c.limiter != nil {
+		if !req.upload && c.limiter != nil && req.budgets != nil {
 			if err := middleware.WaitTurn(ctx, c.limiter, IM, c.pace.reason, req.budgets); err != nil {
 				return retry.Outcome{Err: err}
 			}

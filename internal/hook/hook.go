@@ -62,8 +62,12 @@ type Request struct {
 // request may have been written.
 func (s *Sender) Post(ctx context.Context, req Request) error {
 	waited := false
+	budgets := req.Budgets
+	if b, ok := ctx.Value(bookedKey{}).([]middleware.Budget); ok {
+		budgets = b // the rest were booked for every part at once
+	}
 	return s.Retry.Run(ctx, func(n int) retry.Outcome {
-		if err := middleware.WaitTurn(ctx, s.Limiter, s.IM, s.Reason, req.Budgets); err != nil {
+		if err := middleware.WaitTurn(ctx, s.Limiter, s.IM, s.Reason, budgets); err != nil {
 			return retry.Outcome{Err: err}
 		}
 		u, body, err := req.Build()
@@ -135,4 +139,56 @@ func TokenChars(s string) bool {
 		}
 	}
 	return true
+}
+
+// bookedKey carries, in a push whose parts were booked at once, the
+// budgets each part still books on its own (those too small to hold them
+// all in one window, such as a per-second one).
+type bookedKey struct{}
+
+// CheckParts checks, without I/O, that the messages a push takes from
+// message resume on can be booked: that they fit the window of at least
+// one budget (else ErrInvalidItem, naming the count; a budget too small
+// for them all, such as a per-second one, is booked message by message),
+// and that resume is within the push (else ErrInvalidOption).
+func CheckParts(im string, budgets []middleware.Budget, parts, resume int) error {
+	if resume < 0 || (resume > 0 && resume >= parts) {
+		return fmt.Errorf("%w: %s: resume after %d messages, and the push takes %d", middleware.ErrInvalidOption, im, resume, parts)
+	}
+	k := parts - resume
+	most := 0
+	for _, b := range budgets {
+		most = max(most, b.Limit)
+	}
+	if len(budgets) > 0 && k > most {
+		return fmt.Errorf("%w: %s: the push takes %d messages, and the budget allows %d a window: shorten it", middleware.ErrInvalidItem, im, k, most)
+	}
+	return nil
+}
+
+// BookParts books the k messages a push takes from message resume on, all
+// or none, before the first leaves, in every budget whose window holds k
+// (see CheckParts for the others). It returns the context the parts go on
+// with.
+func (s *Sender) BookParts(ctx context.Context, budgets []middleware.Budget, parts, resume int) (context.Context, error) {
+	if err := CheckParts(s.IM, budgets, parts, resume); err != nil {
+		return ctx, err
+	}
+	k := parts - resume
+	if s.Limiter == nil || len(budgets) == 0 || k <= 1 {
+		return ctx, nil
+	}
+	var all, each []middleware.Budget
+	for _, b := range budgets {
+		if k <= b.Limit {
+			b.Sends = k
+			all = append(all, b)
+		} else {
+			each = append(each, b)
+		}
+	}
+	if err := middleware.WaitTurn(ctx, s.Limiter, s.IM, s.Reason, all); err != nil {
+		return ctx, err
+	}
+	return context.WithValue(ctx, bookedKey{}, each), nil
 }
