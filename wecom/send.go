@@ -308,39 +308,17 @@ func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error)
 		return 0, err
 	}
 
-	// Open every media item first: a source that is too large or
-	// unreachable fails the push before any message goes out.
-	media := make(map[int]*openedMedia)
+	media, err := c.openAll(ctx, msg, &o, steps)
 	defer func() {
 		for _, m := range media {
 			m.Close()
 		}
 	}()
-	for _, s := range steps {
-		if s.kind != "media" {
-			continue
-		}
-		om, err := c.openMedia(ctx, msg, s.item)
-		if err != nil {
-			return 0, err
-		}
-		media[s.item] = om
-		if o.PostID != "" && om.route != "image" {
-			return 0, fmt.Errorf("%w: wecom: item %d goes as a %s (not a JPG or PNG of at most 2 MB), which a blackboard post does not take",
-				middleware.ErrUnsupported, s.item, om.route)
-		}
-	}
-
-	budgets, err := c.parts(msg, &o, steps, t)
 	if err != nil {
 		return 0, err
 	}
-	if budgets != nil {
-		// All the messages' slots at once, or none and nothing sent.
-		if err := middleware.WaitTurn(ctx, c.limiter, IM, c.pace.reason, budgets); err != nil {
-			return 0, err
-		}
-		ctx = context.WithValue(ctx, bookedKey{}, true)
+	if ctx, err = c.bookAll(ctx, msg, &o, steps, t); err != nil {
+		return 0, err
 	}
 	var delivered []int
 	sent := 0
@@ -375,6 +353,42 @@ func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error)
 		}
 	}
 	return t.count, nil
+}
+
+// bookAll books the slots of every message the push still takes at once,
+// or none and nothing is sent; the context it returns says so to the
+// requests.
+func (c *Client) bookAll(ctx context.Context, msg *middleware.Message, o *Options, steps []step, t target) (context.Context, error) {
+	budgets, err := c.parts(msg, o, steps, t)
+	if err != nil || budgets == nil {
+		return ctx, err
+	}
+	if err := middleware.WaitTurn(ctx, c.limiter, IM, c.pace.reason, budgets); err != nil {
+		return ctx, err
+	}
+	return context.WithValue(ctx, bookedKey{}, true), nil
+}
+
+// openAll opens every media item first: a source that is too large or
+// unreachable fails the push before any message goes out. What it opened
+// is returned even with an error, for the caller to close.
+func (c *Client) openAll(ctx context.Context, msg *middleware.Message, o *Options, steps []step) (map[int]*openedMedia, error) {
+	media := make(map[int]*openedMedia)
+	for _, s := range steps {
+		if s.kind != "media" {
+			continue
+		}
+		om, err := c.openMedia(ctx, msg, s.item)
+		if err != nil {
+			return media, err
+		}
+		media[s.item] = om
+		if o.PostID != "" && om.route != "image" {
+			return media, fmt.Errorf("%w: wecom: item %d goes as a %s (not a JPG or PNG of at most 2 MB), which a blackboard post does not take",
+				middleware.ErrUnsupported, s.item, om.route)
+		}
+	}
+	return media, nil
 }
 
 // sendText sends one text or markdown step; the step marked mention

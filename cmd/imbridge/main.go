@@ -39,6 +39,7 @@ const (
 	exitRateLimited = 5 // rate limited: the delay is printed
 	exitMaybe       = 6 // may have been delivered: check before sending again
 	exitConfig      = 7 // the accounts' configuration is wrong or missing
+	exitPartial     = 8 // some messages of the push went: their count is printed, --resume sends the rest
 )
 
 const usage = `usage: imbridge COMMAND [flags] [args]

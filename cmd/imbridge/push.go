@@ -55,6 +55,7 @@ type pushFlags struct {
 	mentions, visibleTo             string
 	name, mime, items               string
 	timeout                         time.Duration
+	resume                          int
 }
 
 func (p *pushFlags) register(fs *flag.FlagSet, cmd string) {
@@ -67,6 +68,7 @@ func (p *pushFlags) register(fs *flag.FlagSet, cmd string) {
 	fs.StringVar(&p.title, "title", "", "the title (TIM's offline-push title; WeCom shows none)")
 	fs.BoolVar(&p.asJSON, "json", false, "print one JSON result on stdout")
 	fs.DurationVar(&p.timeout, "timeout", 30*time.Second, "how long the push may take")
+	fs.IntVar(&p.resume, "resume", 0, "send the same push again after the N messages an earlier run delivered (exit 8 says N)")
 	fs.StringVar(&p.mentions, "mention", "", "users to mention, comma-separated (WeCom userids, DingTalk user ids, Feishu open_ids)")
 	fs.StringVar(&p.visibleTo, "visible-to", "", "WeCom: the only members who see it, comma-separated")
 	switch cmd {
@@ -83,6 +85,10 @@ func (p *pushFlags) register(fs *flag.FlagSet, cmd string) {
 // options turns the flags into the SDK's options for im.
 func (p *pushFlags) options(im string) ([]middleware.Option, error) {
 	opts := []middleware.Option{middleware.WithTimeout(p.timeout)}
+	if p.resume < 0 {
+		return nil, fmt.Errorf("%w: --resume %d: a count of messages delivered", middleware.ErrInvalidOption, p.resume)
+	}
+	opts = append(opts, middleware.Settings{Resume: p.resume}.Options()...)
 	if p.account != "" {
 		opts = append(opts, middleware.WithAccountID(p.account))
 	}
@@ -255,6 +261,8 @@ func itemsOf(file string, args []string, stdin io.Reader, stderr io.Writer) ([]m
 type result struct {
 	Sent              int     `json:"sent"`
 	Exit              int     `json:"exit"`
+	DeliveredParts    *int    `json:"delivered_parts,omitempty"`
+	MaybeDelivered    bool    `json:"failed_part_maybe_delivered,omitempty"`
 	ErrorClass        string  `json:"error_class,omitempty"`
 	Error             string  `json:"error,omitempty"`
 	RetryAfterSeconds float64 `json:"retry_after_seconds,omitempty"`
@@ -271,6 +279,10 @@ func report(stdout, stderr io.Writer, asJSON bool, n int, err error) int {
 		if d, ok := middleware.RetryAfter(err); ok {
 			r.RetryAfterSeconds = d.Seconds()
 		}
+		var pe *middleware.PartialError
+		if errors.As(err, &pe) {
+			r.DeliveredParts, r.MaybeDelivered = &pe.SentParts, pe.MaybeDelivered
+		}
 		b, _ := json.Marshal(r)
 		fmt.Fprintln(stdout, string(b))
 		return code
@@ -283,6 +295,14 @@ func report(stdout, stderr io.Writer, asJSON bool, n int, err error) int {
 		fmt.Fprintf(stdout, "sent to %d target(s), then failed\n", n)
 	}
 	fmt.Fprintln(stderr, "imbridge:", err)
+	var pe *middleware.PartialError
+	if errors.As(err, &pe) {
+		fmt.Fprintf(stderr, "imbridge: %d message(s) delivered; send the rest with --resume %d", pe.SentParts, pe.SentParts)
+		if pe.MaybeDelivered {
+			fmt.Fprint(stderr, " (the next one may have arrived too: check the chat)")
+		}
+		fmt.Fprintln(stderr)
+	}
 	if d, ok := middleware.RetryAfter(err); ok {
 		fmt.Fprintf(stderr, "imbridge: retry in %s\n", d.Round(time.Second))
 	}
@@ -303,6 +323,8 @@ func exitCode(err error) (int, string) {
 	switch {
 	case err == nil:
 		return exitOK, ""
+	case errors.As(err, &pe) && pe.SentParts > 0:
+		return exitPartial, "partial"
 	case errors.As(err, &pe) && pe.MaybeDelivered, is(middleware.ErrMaybeDelivered):
 		return exitMaybe, "maybe_delivered"
 	case is(accounturl.ErrConfig):
