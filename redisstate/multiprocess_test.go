@@ -44,6 +44,9 @@ func runChild(role string) int {
 	if strings.HasPrefix(role, "outbox") {
 		return runOutboxChild(role)
 	}
+	if role == "chaos" {
+		return runChaosWorker()
+	}
 	env := func(k string) string { return os.Getenv(k) }
 	atoi := func(k string) int { n, _ := strconv.Atoi(env(k)); return n }
 	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{env("REDIS_ADDR")}})
