@@ -114,13 +114,13 @@ func (o *Outbox) judge(ctx context.Context, res laneResult, a *attempt, n int, e
 // not others, stays what it is.
 func (a *attempt) keepParts(n int, err error) (int, error) {
 	var pe *middleware.PartialError
-	if !errors.As(err, &pe) || pe.MaybeDelivered || len(pe.FailedTargets) > 0 || len(a.jobs) != 1 || pe.SentParts <= a.jobs[0].Parts {
-		if errors.As(err, &pe) && pe.SentParts > a.jobs[0].Parts && len(a.jobs) == 1 {
-			a.jobs[0].Parts = pe.SentParts
-		}
+	if !errors.As(err, &pe) || len(a.jobs) != 1 {
 		return n, err
 	}
-	a.jobs[0].Parts = pe.SentParts
+	a.jobs[0].Parts = max(a.jobs[0].Parts, pe.SentParts)
+	if pe.MaybeDelivered || len(pe.FailedTargets) > 0 {
+		return n, err
+	}
 	return 0, pe.Err
 }
 

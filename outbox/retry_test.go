@@ -55,3 +55,35 @@ func TestUnknownStoredFieldFails(t *testing.T) {
 		t.Fatalf("decodeSpec = %v, want an error naming the field", err)
 	}
 }
+
+// TestKeepParts: a push that stopped part-way keeps the count of what went
+// and is decided on the failure of the rest; one resumed that fails at its
+// first new message is tried again, not taken for "maybe delivered".
+func TestKeepParts(t *testing.T) {
+	t.Parallel()
+	limit := &middleware.APIError{Code: 45009, Kind: middleware.ErrRateLimited}
+	for _, tc := range []struct {
+		name      string
+		parts     int
+		err       error
+		wantParts int
+		want      decision
+	}{
+		{"stopped after 3 of 5", 0, &middleware.PartialError{SentParts: 3, FailedItem: 0, Err: limit}, 3, again},
+		{"resumed after 3, refused at the 4th", 3, &middleware.PartialError{SentParts: 3, FailedItem: 0, Err: limit}, 3, again},
+		{"the failed message may have arrived", 0, &middleware.PartialError{SentParts: 2, MaybeDelivered: true, Err: limit}, 2, maybe},
+		{"some targets failed", 0, &middleware.PartialError{SentParts: 1, FailedTargets: []middleware.TargetFailure{{ID: "u"}}, Err: limit}, 1, maybe},
+		{"not partial", 2, limit, 2, again},
+	} {
+		a := &attempt{jobs: []*Job{{JobStatus: JobStatus{Parts: tc.parts}}}}
+		reached := 0 // a backend reports its target reached only with a partial delivery
+		var pe *middleware.PartialError
+		if errors.As(tc.err, &pe) {
+			reached = 1
+		}
+		n, err := a.keepParts(reached, tc.err)
+		if got := decide(n, err); got != tc.want || a.jobs[0].Parts != tc.wantParts {
+			t.Errorf("%s: decide %s with %d parts kept, want %s with %d", tc.name, got, a.jobs[0].Parts, tc.want, tc.wantParts)
+		}
+	}
+}
