@@ -9,8 +9,9 @@
 // the IM's default, the default for cross-IM pushes, the first online one:
 // see [Client.Resolve]), validates every argument before any network I/O,
 // and hands a [Message] to the account's [Backend]. The backends live in
-// their own packages: wecom (WeCom group-bot webhook) and timchat (Tencent
-// Cloud IM REST). This package imports neither; wire them together in main:
+// their own packages: wecom (WeCom group-bot webhook), timchat (Tencent
+// Cloud IM REST), dingtalk (DingTalk custom robot) and feishu (Feishu/Lark
+// custom bot). This package imports neither; wire them together in main:
 //
 //	bot, err := wecom.New(os.Getenv("WECOM_WEBHOOK_KEY"))
 //	if err != nil { ... }
@@ -37,8 +38,9 @@
 // A Client is safe for concurrent use, including AddAccount, RemoveAccount
 // and SetOnline while pushes are in flight.
 //
-// An [Outbox] queues pushes instead of sending them: its six enqueue
-// methods check them as the helpers do and return a job id, and its Run
-// delivers them under the platforms' budgets, merging texts that wait,
-// from memory or from Redis (package redisstate) shared by replicas.
+// Package outbox queues pushes instead of sending them: its enqueue
+// methods check them as the helpers do ([Client.Check]) and return a job
+// id, and its Run delivers them under the platforms' budgets, merging
+// texts that wait, from memory or from Redis (package redisstate) shared
+// by replicas. A push is also a value, [Request], that [Client.Do] sends.
 package middleware
