@@ -3,6 +3,7 @@ package dingtalk
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -434,4 +435,44 @@ func TestEveryOptionIsStored(t *testing.T) {
 		"HideAvatar": HideAvatar(), "FeedCard": FeedCard(FeedLink{Title: "t", MessageURL: "https://example.com/m", PicURL: "https://example.com/p"}),
 		"MentionMobile": MentionMobile("138"), "MentionUser": MentionUser("u1"), "MentionAll": MentionAll(), "NoSplit": NoSplit(),
 	}, func(x []any) any { return readOpts(x) })
+}
+
+// TestSplitTextAllOrNoneAndResume: a text of three messages is refused
+// before any request when the budget allows two a window; one stopped
+// part-way by the platform resumes with the third message only.
+func TestSplitTextAllOrNoneAndResume(t *testing.T) {
+	var b strings.Builder
+	for i := range 3 {
+		fmt.Fprintf(&b, "part %d %s\n", i, strings.Repeat("x", 15000))
+	}
+	text := b.String()
+
+	m := newMock()
+	_, mc := newBackend(t, m, WithRateLimit(2))
+	_, err := mc.Push(bg, IM, "", "", "", text)
+	require.ErrorIs(t, err, middleware.ErrInvalidItem)
+	assert.Contains(t, err.Error(), "3 messages")
+	assert.Empty(t, m.requests(), "refused before sending")
+
+	m = newMock()
+	m.answer(`{"errcode":0,"errmsg":"ok"}`, `{"errcode":0,"errmsg":"ok"}`, `{"errcode":130101,"errmsg":"send too fast"}`)
+	_, mc = newBackend(t, m, WithRetry(1, 0))
+	_, err = mc.Push(bg, IM, "", "", "", text)
+	var pe *middleware.PartialError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, 2, pe.SentParts)
+	assert.False(t, pe.MaybeDelivered)
+
+	m2 := newMock()
+	_, mc2 := newBackend(t, m2) // the robot's block is this Client's; a later run resumes
+	n, err := mc2.Push(bg, IM, "", "", "", text, pe.Resume())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	reqs := m2.requests()
+	require.Len(t, reqs, 1, "only the rest")
+	assert.Contains(t, string(reqs[0].Body), "part 2 ")
+	assert.NotContains(t, string(reqs[0].Body), "part 1 ")
+
+	_, err = mc2.Push(bg, IM, "", "", "", text, (&middleware.PartialError{SentParts: 3}).Resume())
+	require.ErrorIs(t, err, middleware.ErrInvalidOption, "a resume past the end is refused")
 }
