@@ -175,7 +175,7 @@ func TestFaultsWeCom(t *testing.T) {
 		{"busy then ok", func(w *imtest.WeCom) { w.FailNext(2, -1) }, nil, 1, 3},
 		{"concurrency limit then ok", func(w *imtest.WeCom) { w.FailNext(1, 45033) }, nil, 1, 2},
 		{"rate limited", func(w *imtest.WeCom) { w.FailNext(1, 45009) }, middleware.ErrRateLimited, 0, 1},
-		{"bot removed", func(w *imtest.WeCom) { w.FailNext(1, 93000) }, middleware.ErrAccountOffline, 0, 1},
+		{"bot removed", func(w *imtest.WeCom) { w.FailNext(1, 93000) }, middleware.ErrUnauthorized, 0, 1},
 		{"HTTP 502", func(w *imtest.WeCom) { w.FailNextHTTP(1, 502) }, middleware.ErrMaybeDelivered, 0, 1},
 		{"dropped before read", func(w *imtest.WeCom) { w.DropBeforeRead(1) }, middleware.ErrMaybeDelivered, 0, 1},
 		{"dropped after read", func(w *imtest.WeCom) { w.DropAfterRead(1) }, middleware.ErrMaybeDelivered, 1, 1},

@@ -69,9 +69,17 @@ func apiError(code int, info string, status int) *middleware.APIError {
 	case 80002, 93000:
 		e.Kind = middleware.ErrTooLarge
 	case 70016, 70020:
+		e.Kind = middleware.ErrUnauthorized
 		e.Hint = "check Config.Region: the SDKAppID may live in another region"
 	case 70001, 70052:
+		// Renewed once before this is returned (see call): still refused.
+		e.Kind = middleware.ErrUnauthorized
 		e.Hint = "the usersig was refused"
+	case 70002, 70003, 70004, 70005, 70006, 70007, 70008, 70009, 70010, 70013, 70014, 70015, 70017, 70018, 70019, 70051:
+		// The usersig, the identifier or the SDKAppID: nothing sent, and
+		// no resend helps until the configuration changes.
+		e.Kind = middleware.ErrUnauthorized
+		e.Hint = "check SDKAppID, SecretKey and Admin (an App admin account)"
 	case 70050:
 		e.RetryAfter = time.Minute
 		e.Hint = "too many failed signature checks; wait a minute"

@@ -67,11 +67,15 @@ func apiError(code int, msg string, status int, window time.Duration) *middlewar
 		e.Kind, e.RetryAfter = middleware.ErrRateLimited, window
 	case 45033:
 		e.Kind = middleware.ErrRateLimited
-	case 93000, 93004, 93008:
-		e.Kind = middleware.ErrAccountOffline
-		if code == 93000 {
-			e.Hint = "check the webhook key, and that the bot is still in its group"
-		}
+	case 93000:
+		// An unknown key, or a bot removed from its group: no resend helps
+		// until the configuration changes.
+		e.Kind = middleware.ErrUnauthorized
+		e.Hint = "check the webhook key, and that the bot is still in its group"
+	case 93004:
+		e.Kind = middleware.ErrAccountOffline // disabled by WeCom
+	case 93008:
+		e.Kind = middleware.ErrInvalidTarget // a chatid the bot is not in
 	case 40058, 45002, 45001, 40006, 40009, 40011:
 		e.Kind = middleware.ErrTooLarge
 	case 93005, 93006:

@@ -81,7 +81,7 @@ func TestEchoedKeyMaskedInEverySpelling(t *testing.T) {
 	assert.NotContains(t, api.Message, testKey)
 	assert.NotContains(t, api.Message, b64)
 	assert.Contains(t, api.Message, "REDACTED")
-	assert.ErrorIs(t, err, middleware.ErrAccountOffline)
+	assert.ErrorIs(t, err, middleware.ErrUnauthorized)
 }
 
 // A transport error whose text holds the URL: no error reachable through
