@@ -358,3 +358,40 @@ func TestEveryOptionIsStored(t *testing.T) {
 		"Language": Language("en_us"), "Mention": Mention("ou_1"), "MentionAll": MentionAll(), "NoSplit": NoSplit(),
 	}, func(x []any) any { return readOpts(x) })
 }
+
+// TestSplitTextResumes: a text of three messages stopped at the third by
+// the platform resumes with the third only; the per-second budget (5) is
+// too small for a push of six at once and is kept message by message,
+// while the minute budget books all six before the first leaves.
+func TestSplitTextResumes(t *testing.T) {
+	var b strings.Builder
+	for i := range 3 {
+		b.WriteString("part " + string(rune('0'+i)) + " " + strings.Repeat("x", 15000) + "\n")
+	}
+	text := b.String()
+	m := newMock()
+	m.answer(`{"code":0,"msg":"success"}`, `{"code":0,"msg":"success"}`, `{"code":19024,"msg":"Key Words Not Found"}`)
+	_, mc := newBackend(t, m)
+	_, err := mc.Push(bg, IM, "", "", "", text)
+	var pe *middleware.PartialError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, 2, pe.SentParts)
+
+	m2 := newMock()
+	_, mc2 := newBackend(t, m2)
+	_, err = mc2.Push(bg, IM, "", "", "", text, pe.Resume())
+	require.NoError(t, err)
+	reqs := m2.requests()
+	require.Len(t, reqs, 1, "only the rest")
+	assert.Contains(t, string(reqs[0].Body), "part 2 ")
+
+	m3 := newMock()
+	_, mc3 := newBackend(t, m3, WithRateLimit(100, 5))
+	b.Reset()
+	for i := range 6 {
+		b.WriteString("part " + string(rune('0'+i)) + " " + strings.Repeat("x", 15000) + "\n")
+	}
+	_, err = mc3.Push(bg, IM, "", "", "", b.String(), middleware.WithTimeout(5*time.Second))
+	require.NoError(t, err, "six parts wait for the per-second budget, message by message")
+	assert.Len(t, m3.requests(), 6)
+}
