@@ -85,11 +85,11 @@ return 1
 
 // saveScript writes jobs of one shard, fenced by its lease and tenure.
 // KEYS: the lease, the stream, the dead-letter set, then one key per job.
-// ARGV: the lease's value the jobs were claimed under, the retention of finished jobs (ms), now (ms), the claim timeout
-// (ms), the consumer group, then per job its id, JSON, what to do ("keep",
-// "done" or "dead") and its stream entry. It answers 0, writing nothing,
-// if the lease is not that value any more: lost, or lost and taken again
-// under a new tenure.
+// ARGV: the lease's value the jobs were claimed under, the retention of
+// finished jobs (ms), now (ms), the claim timeout (ms), the consumer
+// group, then per job its id, JSON, what to do ("keep", "done" or "dead")
+// and its stream entry. It answers 0, writing nothing, if the lease is not
+// that value any more: lost, or lost and taken again under a new tenure.
 var saveScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local n = (#ARGV - 5) / 4
@@ -129,7 +129,7 @@ redis.call('DEL', KEYS[2])
 return 1
 `)
 
-// OutboxStore is a outbox.Store in Redis Streams, shared by every
+// OutboxStore is an outbox.Store in Redis Streams, shared by every
 // replica and kept across restarts (as far as the Redis server keeps its
 // data: turn on its persistence for that). Lanes are spread over shards;
 // each shard is a stream with a consumer group and a lease, held by one
