@@ -63,8 +63,8 @@ func TestNotifyDeployWithHTTPMock(t *testing.T) {
 	httpmock.RegisterResponder("POST", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send",
 		httpmock.NewStringResponder(200, `{"errcode":93000,"errmsg":"invalid webhook url"}`))
 	err = NotifyDeploy(context.Background(), c, "api", "v1.2.4", "zhangsan")
-	if !errors.Is(err, middleware.ErrAccountOffline) {
-		t.Fatalf("err = %v, want ErrAccountOffline", err)
+	if !errors.Is(err, middleware.ErrUnauthorized) {
+		t.Fatalf("err = %v, want ErrUnauthorized", err)
 	}
 }
 
