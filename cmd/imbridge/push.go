@@ -194,13 +194,53 @@ func pushMedia(ctx context.Context, c *middleware.Client, cmd, im string, p *pus
 	return c.PushFile(ctx, im, p.group, p.user, p.title, src, opts...)
 }
 
+// The most the CLI reads of a text or an items file: past it the push is
+// refused (exit 3), never sent cut.
+const (
+	textLimit  = 1 << 20
+	itemsLimit = 16 << 20
+)
+
+// errOverLimit is readWhole's refusal of input past its limit.
+var errOverLimit = errors.New("over the limit")
+
+// readWhole reads r whole, or refuses it past limit bytes: nothing is cut
+// silently.
+func readWhole(r io.Reader, limit int64, what string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is %w of %d bytes: nothing was sent", what, errOverLimit, limit)
+	}
+	return b, nil
+}
+
+// readFile reads a regular file whole, up to limit bytes.
+func readFile(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	return readWhole(f, limit, name)
+}
+
 // textOf is the text of send: the arguments, or stdin with "-" or when
 // there are none.
 func textOf(args []string, stdin io.Reader, stderr io.Writer) (string, int) {
 	if len(args) > 0 && !(len(args) == 1 && args[0] == "-") {
 		return strings.Join(args, " "), exitOK
 	}
-	b, err := io.ReadAll(io.LimitReader(stdin, 1<<20))
+	b, err := readWhole(stdin, textLimit, "stdin")
+	if errors.Is(err, errOverLimit) {
+		fmt.Fprintln(stderr, "imbridge send:", err)
+		return "", exitBadInput
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "imbridge send: reading stdin:", err)
 		return "", exitFailed
@@ -220,9 +260,9 @@ func itemsOf(file string, args []string, stdin io.Reader, stderr io.Writer) ([]m
 		var data []byte
 		var err error
 		if file == "-" {
-			data, err = io.ReadAll(io.LimitReader(stdin, 16<<20))
+			data, err = readWhole(stdin, itemsLimit, "stdin")
 		} else {
-			data, err = os.ReadFile(file)
+			data, err = readFile(file, itemsLimit)
 		}
 		if err != nil {
 			fmt.Fprintln(stderr, "imbridge mixed:", err)
