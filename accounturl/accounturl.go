@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -61,6 +62,9 @@ func Parse(id, rawURL string) (middleware.Account, error) {
 		// send unsigned.
 		return middleware.Account{}, fmt.Errorf("%w %q (%s): the settings after ? do not parse (a %% must be written %%25)", ErrConfig, id, Redact(rawURL))
 	}
+	if err := checkBase(u.Query().Get("base")); err != nil {
+		return middleware.Account{}, fmt.Errorf("%w %q (%s): %w", ErrConfig, id, Redact(rawURL), err)
+	}
 	im, b, err := open(u)
 	if errors.Is(err, errScheme) {
 		return middleware.Account{}, fmt.Errorf("%w %q: %s is not a wecom://, tim://, dingtalk://, feishu://, lark:// or webhook URL", ErrConfig, id, Redact(rawURL))
@@ -69,6 +73,30 @@ func Parse(id, rawURL string) (middleware.Account, error) {
 		return middleware.Account{}, fmt.Errorf("%w %q (%s): %w", ErrConfig, id, Redact(rawURL), err)
 	}
 	return middleware.Account{ID: id, IM: im, Backend: b}, nil
+}
+
+// checkBase refuses a base= that would carry the secret in clear to
+// another machine: it must be https, or plain http on loopback (an
+// emulator, a gateway on this host).
+func checkBase(base string) error {
+	if base == "" {
+		return nil
+	}
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return errors.New("base= is not an http(s) URL")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		h := u.Hostname()
+		if ip := net.ParseIP(h); h == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return nil
+		}
+		return errors.New("base= is plain http to another host: the secret would travel in clear; use https, or a loopback address")
+	}
+	return errors.New("base= is not an http(s) URL")
 }
 
 // errScheme is open's word for a URL that names no platform.
@@ -267,45 +295,97 @@ func parseTIM(u *url.URL) (middleware.Backend, error) {
 	return timchat.New(cfg, opts...)
 }
 
-// Redact returns rawURL with its secrets masked: a wecom://, dingtalk://,
-// feishu:// or lark:// key, token or hook id, a tim:// secret key, a
-// webhook URL's key= or access_token= or hook id, and every secret=,
-// app_secret=. What cannot be parsed is masked whole.
+// Redact returns rawURL for people: only the parts known to be safe are
+// shown. The key, token or hook id of wecom://, dingtalk://, feishu:// and
+// lark:// and of the platforms' webhook URLs, a tim:// secret key, and the
+// value of every setting but rate, bot_rate, base, region, sig_ttl and
+// app_id are REDACTED. A URL of any other shape, mistyped ones included
+// (wecom:KEY, tim://SECRET@APP, another service's webhook), is shown as
+// its scheme and "…", so that no part of a secret can show.
 func Redact(rawURL string) string {
 	u, err := url.Parse(strings.TrimSpace(rawURL))
-	if err != nil {
-		return "REDACTED"
+	if err != nil || u.Scheme == "" || u.Opaque != "" {
+		return schemeOf(rawURL) + "…"
 	}
+	out := &url.URL{Scheme: u.Scheme}
+	hidden := u.Scheme + "://…"
 	switch {
 	case u.Scheme == "wecom" || u.Scheme == "dingtalk" || u.Scheme == "feishu" || u.Scheme == "lark":
-		u.Host = "REDACTED"
-	case strings.Contains(u.Path, feishuHook):
-		u.Path = u.Path[:strings.Index(u.Path, feishuHook)+len(feishuHook)] + "REDACTED"
-		u.RawPath = ""
-	case u.Scheme != "tim" && u.Scheme != "https" && u.Scheme != "http":
-		return u.Scheme + "://REDACTED" // where its secret sits is unknown
-	case u.User != nil:
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "REDACTED")
+		if u.User != nil || (u.Path != "" && u.Path != "/") || u.Host == "" {
+			return hidden
 		}
+		out.Host = "REDACTED"
+	case u.Scheme == "tim":
+		_, hasSecret := u.User.Password()
+		if u.User == nil || !hasSecret || !digits(u.Hostname()) || (u.Path != "" && u.Path != "/") {
+			return hidden // tim://SECRET@APP: the secret may be the user name
+		}
+		out.User, out.Host = url.UserPassword(u.User.Username(), "REDACTED"), u.Host
+	case u.Scheme == "https" || u.Scheme == "http":
+		out.Host = u.Host
+		switch {
+		case strings.HasSuffix(u.Path, "/cgi-bin/webhook/send") || strings.HasSuffix(u.Path, "/robot/send"):
+			out.Path = u.Path
+		case strings.Contains(u.Path, feishuHook):
+			out.Path = u.Path[:strings.Index(u.Path, feishuHook)+len(feishuHook)] + "REDACTED"
+		default:
+			return u.Scheme + "://" + u.Host + "/…" // another service: where its secret sits is unknown
+		}
+	default:
+		return hidden
+	}
+	if u.RawQuery == "" {
+		return out.String()
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		// A query that does not parse could hold a secret anywhere.
-		u.RawQuery = "REDACTED"
-		return u.String()
+		return out.String() + "?…" // a query that does not parse could hold a secret anywhere
 	}
-	masked := false
-	for _, k := range []string{"key", "access_token", "secret", "app_secret", "sign"} {
-		if q.Has(k) {
-			q.Set(k, "REDACTED")
-			masked = true
+	for k, vs := range q {
+		if !safeSetting(k) {
+			for i := range vs {
+				vs[i] = "REDACTED"
+			}
 		}
 	}
-	if masked {
-		u.RawQuery = q.Encode()
+	out.RawQuery = q.Encode()
+	return out.String()
+}
+
+// safeSetting reports whether a setting's value is never a secret.
+func safeSetting(k string) bool {
+	switch k {
+	case "rate", "bot_rate", "base", "region", "sig_ttl", "app_id":
+		return true
 	}
-	return u.String()
+	return false
+}
+
+// schemeOf is what a URL that does not parse shows: its scheme, when it
+// has a plain one.
+func schemeOf(raw string) string {
+	scheme, _, ok := strings.Cut(strings.TrimSpace(raw), ":")
+	if !ok || scheme == "" || len(scheme) > 10 {
+		return ""
+	}
+	for _, r := range scheme {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return ""
+		}
+	}
+	return scheme + ":"
+}
+
+func digits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Parsed is an account read from a file or the environment, with the URL

@@ -63,9 +63,38 @@ func TestRedact(t *testing.T) {
 		"wecom://" + key + "?rate=5":                                     "wecom://REDACTED?rate=5",
 		"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" + key:    "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=REDACTED",
 		"tim://administrator:" + secret + "@1400000000?region=singapore": "tim://administrator:REDACTED@1400000000?region=singapore",
-		"%%%" + key: "REDACTED",
+		"%%%" + key:                              "…",
+		"wecom:" + key:                           "wecom:…",
+		"wecom:///" + key:                        "wecom://…",
+		"tim://" + secret + "@1400000000":        "tim://…",
+		"https://hooks.slack.com/services/T/B/X": "https://hooks.slack.com/…",
+		"wecom://" + key + "?rate=5&oops=" + key: "wecom://REDACTED?oops=REDACTED&rate=5",
 	} {
 		assert.Equal(t, want, Redact(raw))
+	}
+}
+
+// TestMistypedURLsShowNoSecret: the mistypings people make of each form
+// never print the key or secret, whether they parse or not, in Parse's
+// error or in Redact.
+func TestMistypedURLsShowNoSecret(t *testing.T) {
+	t.Parallel()
+	const hook = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+	for _, raw := range []string{
+		"wecom:" + key, "wecom:/" + key, "wecom:///" + key, "wecom://" + key + "@",
+		"tim:administrator:" + secret + "@1400000000", "tim:/administrator:" + secret + "@1400000000",
+		"tim://" + secret + "@1400000000", "tim://administrator:" + secret + "@notanumber",
+		hook + "?key=" + key + ";", hook + "?key=" + key + "%", hook + "?Key=" + key, hook + "?KEY=" + key,
+		"https://hooks.slack.com/services/T000/B000/" + key, "wecombot://" + key,
+		"dingtalk:" + key, "feishu:/" + key, "wecom://" + key + "/extra",
+	} {
+		_, err := Parse("x", raw)
+		if err != nil {
+			assert.NotContains(t, err.Error(), key, raw)
+			assert.NotContains(t, err.Error(), secret, raw)
+		}
+		assert.NotContains(t, Redact(raw), key, raw)
+		assert.NotContains(t, Redact(raw), secret, raw)
 	}
 }
 
@@ -165,4 +194,29 @@ func TestParseDingTalkAndFeishu(t *testing.T) {
 	a, err := Parse("ops", "lark://"+hook)
 	require.NoError(t, err)
 	assert.Contains(t, a.Backend.(*feishu.Client).String(), feishu.LarkBaseURL)
+}
+
+// TestBaseNeverCarriesASecretInClear: base= may name https anywhere or
+// plain http on loopback only.
+func TestBaseNeverCarriesASecretInClear(t *testing.T) {
+	t.Parallel()
+	const hook = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" + key
+	for raw, ok := range map[string]bool{
+		hook + "&base=http://attacker.example:8080":   false,
+		hook + "&base=http://10.0.0.5":                false,
+		"wecom://" + key + "?base=http://example.com": false,
+		hook + "&base=https://proxy.example":          true,
+		hook + "&base=http://127.0.0.1:9999":          true,
+		"wecom://" + key + "?base=http://[::1]:80":    true,
+		"wecom://" + key + "?base=http://localhost":   true,
+	} {
+		_, err := Parse("x", raw)
+		if ok {
+			assert.NoError(t, err, raw)
+			continue
+		}
+		require.ErrorIs(t, err, ErrConfig, raw)
+		assert.Contains(t, err.Error(), "in clear")
+		assert.NotContains(t, err.Error(), key)
+	}
 }
