@@ -307,32 +307,9 @@ func Redact(rawURL string) string {
 	if err != nil || u.Scheme == "" || u.Opaque != "" {
 		return schemeOf(rawURL) + "…"
 	}
-	out := &url.URL{Scheme: u.Scheme}
-	hidden := u.Scheme + "://…"
-	switch {
-	case u.Scheme == "wecom" || u.Scheme == "dingtalk" || u.Scheme == "feishu" || u.Scheme == "lark":
-		if u.User != nil || (u.Path != "" && u.Path != "/") || u.Host == "" {
-			return hidden
-		}
-		out.Host = "REDACTED"
-	case u.Scheme == "tim":
-		_, hasSecret := u.User.Password()
-		if u.User == nil || !hasSecret || !digits(u.Hostname()) || (u.Path != "" && u.Path != "/") {
-			return hidden // tim://SECRET@APP: the secret may be the user name
-		}
-		out.User, out.Host = url.UserPassword(u.User.Username(), "REDACTED"), u.Host
-	case u.Scheme == "https" || u.Scheme == "http":
-		out.Host = u.Host
-		switch {
-		case strings.HasSuffix(u.Path, "/cgi-bin/webhook/send") || strings.HasSuffix(u.Path, "/robot/send"):
-			out.Path = u.Path
-		case strings.Contains(u.Path, feishuHook):
-			out.Path = u.Path[:strings.Index(u.Path, feishuHook)+len(feishuHook)] + "REDACTED"
-		default:
-			return u.Scheme + "://" + u.Host + "/…" // another service: where its secret sits is unknown
-		}
-	default:
-		return hidden
+	out, hidden := redactedBase(u)
+	if out == nil {
+		return hidden + "…"
 	}
 	if u.RawQuery == "" {
 		return out.String()
@@ -350,6 +327,41 @@ func Redact(rawURL string) string {
 	}
 	out.RawQuery = q.Encode()
 	return out.String()
+}
+
+// redactedBase is u without its query, its secret REDACTED. When u has a
+// shape whose secret could sit anywhere it is nil, and hidden is what may
+// be shown before "…": the scheme, or the scheme and host of another
+// service's URL.
+func redactedBase(u *url.URL) (out *url.URL, hidden string) {
+	out = &url.URL{Scheme: u.Scheme}
+	hidden = u.Scheme + "://"
+	switch u.Scheme {
+	case "wecom", "dingtalk", "feishu", "lark":
+		if u.User != nil || (u.Path != "" && u.Path != "/") || u.Host == "" {
+			return nil, hidden
+		}
+		out.Host = "REDACTED"
+	case "tim":
+		_, hasSecret := u.User.Password()
+		if u.User == nil || !hasSecret || !digits(u.Hostname()) || (u.Path != "" && u.Path != "/") {
+			return nil, hidden // tim://SECRET@APP: the secret may be the user name
+		}
+		out.User, out.Host = url.UserPassword(u.User.Username(), "REDACTED"), u.Host
+	case "https", "http":
+		out.Host = u.Host
+		switch {
+		case strings.HasSuffix(u.Path, "/cgi-bin/webhook/send") || strings.HasSuffix(u.Path, "/robot/send"):
+			out.Path = u.Path
+		case strings.Contains(u.Path, feishuHook):
+			out.Path = u.Path[:strings.Index(u.Path, feishuHook)+len(feishuHook)] + "REDACTED"
+		default:
+			return nil, hidden + u.Host + "/" // another service: where its secret sits is unknown
+		}
+	default:
+		return nil, hidden
+	}
+	return out, ""
 }
 
 // safeSetting reports whether a setting's value is never a secret.
