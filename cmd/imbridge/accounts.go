@@ -34,8 +34,9 @@ func (f accountFlags) configPath() string {
 	return filepath.Join(dir, "imbridge", "accounts")
 }
 
-// load returns the accounts: --url, else $IMBRIDGE_URL, else the file.
-// Warnings (a file others can read) go to stderr.
+// load returns the accounts: --url, else --config, else $IMBRIDGE_URL,
+// else the file of $IMBRIDGE_CONFIG or the default path. An explicit flag
+// beats the environment. Warnings (a file others can read) go to stderr.
 func (f accountFlags) load(stderr io.Writer) ([]accounturl.Parsed, error) {
 	if f.url != "" {
 		a, err := accounturl.Parse("url", f.url)
@@ -45,8 +46,10 @@ func (f accountFlags) load(stderr io.Writer) ([]accounturl.Parsed, error) {
 		a.Default = true
 		return []accounturl.Parsed{{Account: a, Redacted: accounturl.Redact(f.url), Source: "--url"}}, nil
 	}
-	if a, ok, err := accounturl.FromEnv(); ok || err != nil {
-		return []accounturl.Parsed{a}, err
+	if f.config == "" {
+		if a, ok, err := accounturl.FromEnv(); ok || err != nil {
+			return []accounturl.Parsed{a}, err
+		}
 	}
 	path := f.configPath()
 	if path == "" {
@@ -62,7 +65,26 @@ func (f accountFlags) load(stderr io.Writer) ([]accounturl.Parsed, error) {
 	if err == nil && len(accts) == 0 {
 		return nil, fmt.Errorf("%w: %s holds no account", accounturl.ErrConfig, path)
 	}
+	if err == nil {
+		err = oneDefault(accts)
+	}
 	return accts, err
+}
+
+// oneDefault refuses a configuration with two default accounts for one
+// IM: which would send is not for the CLI to guess.
+func oneDefault(accts []accounturl.Parsed) error {
+	seen := map[string]string{}
+	for _, a := range accts {
+		if !a.Default {
+			continue
+		}
+		if prev, ok := seen[a.IM]; ok {
+			return fmt.Errorf("%w: %s and %s are both the default account of %s", accounturl.ErrConfig, prev, a.Source, a.IM)
+		}
+		seen[a.IM] = a.Source
+	}
+	return nil
 }
 
 // client builds the middleware.Client of the accounts.
@@ -108,9 +130,10 @@ func verify(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&af.url, "url", "", "a one-off account URL")
 	fs.StringVar(&af.config, "config", "", "the file of accounts")
 	if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
-		if err == nil {
-			fmt.Fprintf(stderr, "imbridge %s: unexpected arguments %q\n", fs.Name()[len("imbridge "):], rest)
+		if err != nil {
+			return usageCode(err)
 		}
+		fmt.Fprintf(stderr, "imbridge %s: unexpected arguments %q\n", fs.Name()[len("imbridge "):], rest)
 		return exitUsage
 	}
 	accts, err := af.load(stderr)

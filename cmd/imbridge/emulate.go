@@ -23,9 +23,10 @@ func emulate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	drop := fs.Int("drop-after-read", 0, "process the first N WeCom sends, then drop their connections unanswered (a 'may have been delivered')")
 	rate := fs.Int("wecom-rate", 100, "WeCom messages a minute per chat before 45009 (0: no limit)")
 	if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
-		if err == nil {
-			fmt.Fprintf(stderr, "imbridge %s: unexpected arguments %q\n", fs.Name()[len("imbridge "):], rest)
+		if err != nil {
+			return usageCode(err)
 		}
+		fmt.Fprintf(stderr, "imbridge %s: unexpected arguments %q\n", fs.Name()[len("imbridge "):], rest)
 		return exitUsage
 	}
 	wc := imtest.NewWeCom(imtest.WithWeComRate(*rate))

@@ -37,7 +37,7 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	limit := fs.Int("max", 100, "list: at most this many")
 	args, err := parse(fs, args)
 	if err != nil {
-		return exitUsage
+		return usageCode(err)
 	}
 	if len(args) == 0 || (args[0] != "list" && len(args) < 2) {
 		fs.Usage()
@@ -83,6 +83,9 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			if err != nil {
 				fmt.Fprintf(stderr, "imbridge outbox: %s: %v\n", id, err)
 				code = exitFailed
+				if errors.Is(err, outbox.ErrJobNotFound) {
+					code = exitBadInput
+				}
 				continue
 			}
 			jobs = append(jobs, s)

@@ -93,6 +93,8 @@ func TestOutboxCommand(t *testing.T) {
 	code, _, errOut = cli("resend", "no-such-job")
 	assert.Equal(t, exitBadInput, code)
 	assert.Contains(t, errOut, "no such job")
+	code, _, _ = cli("status", "no-such-job")
+	assert.Equal(t, exitBadInput, code, "the same code as resend's for an unknown id")
 	code, out, _ = cli("list")
 	assert.Equal(t, exitOK, code)
 	assert.Equal(t, 1, strings.Count(out, "\n"), "the header only")

@@ -24,6 +24,15 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// usageCode is the exit code of a command line that did not parse: 0 for
+// -h or --help, which asked for the usage, else exitUsage.
+func usageCode(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitUsage
+}
+
 // parse parses flags wherever they stand among the arguments ("imbridge
 // file ./r.csv --group g" as well as "imbridge file --group g ./r.csv");
 // "--" ends the flags. It returns the positional arguments in order.
@@ -137,7 +146,7 @@ func push(ctx context.Context, cmd string, args []string, stdin io.Reader, stdou
 	p.register(fs, cmd)
 	args, err := parse(fs, args)
 	if err != nil {
-		return exitUsage
+		return usageCode(err)
 	}
 	accts, err := p.load(stderr)
 	if err != nil {
@@ -235,6 +244,14 @@ func readFile(name string, limit int64) ([]byte, error) {
 func textOf(args []string, stdin io.Reader, stderr io.Writer) (string, int) {
 	if len(args) > 0 && !(len(args) == 1 && args[0] == "-") {
 		return strings.Join(args, " "), exitOK
+	}
+	if f, ok := stdin.(*os.File); ok && len(args) == 0 {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			// A terminal: reading it would wait, silently, for text
+			// nobody said to type.
+			fmt.Fprintln(stderr, "imbridge send: no text: give it as arguments, or pipe it in (or give - to type it)")
+			return "", exitUsage
+		}
 	}
 	b, err := readWhole(stdin, textLimit, "stdin")
 	if errors.Is(err, errOverLimit) {
