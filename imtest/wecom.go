@@ -90,6 +90,10 @@ func WithWeComRate(n int) WeComOption { return func(w *WeCom) { w.perMin = n } }
 // 45009, as WeCom's.
 func WithWeComWindow(d time.Duration) WeComOption { return func(w *WeCom) { w.window = d } }
 
+// WithWeComKey sets the webhook key the emulator answers to, for a stable
+// setup (scripts, a bot's configuration). Default: a random key.
+func WithWeComKey(key string) WeComOption { return func(w *WeCom) { w.Key = key } }
+
 // WithWeComRecording(false) stops keeping accepted messages, so a long
 // benchmark does not grow the heap. Default: on.
 func WithWeComRecording(on bool) WeComOption { return func(w *WeCom) { w.noRecord = !on } }

@@ -21,7 +21,8 @@ func emulate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("emulate", stderr)
 	envFile := fs.String("env-file", "", "also write the URLs to this file, as KEY=VALUE lines (for scripts)")
 	drop := fs.Int("drop-after-read", 0, "process the first N WeCom sends, then drop their connections unanswered (a 'may have been delivered')")
-	rate := fs.Int("wecom-rate", 100, "WeCom messages a minute per chat before 45009 (0: no limit)")
+	rate := fs.Int("wecom-rate", 20, "WeCom messages a minute per chat before 45009 (0: no limit); 20, the SDK's pace and the limit many bots still meet")
+	key := fs.String("wecom-key", "", "the webhook key the WeCom emulator answers to (default: a random one)")
 	if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
 		if err != nil {
 			return usageCode(err)
@@ -29,7 +30,11 @@ func emulate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "imbridge %s: unexpected arguments %q\n", fs.Name()[len("imbridge "):], rest)
 		return exitUsage
 	}
-	wc := imtest.NewWeCom(imtest.WithWeComRate(*rate))
+	wopts := []imtest.WeComOption{imtest.WithWeComRate(*rate)}
+	if *key != "" {
+		wopts = append(wopts, imtest.WithWeComKey(*key))
+	}
+	wc := imtest.NewWeCom(wopts...)
 	defer wc.Close()
 	tim := imtest.NewTIM()
 	defer tim.Close()
