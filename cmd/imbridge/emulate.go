@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/imbridge/middleware/imtest"
+	"github.com/imbridge/middleware/timchat"
 )
 
 // emulate runs the WeCom, TIM, DingTalk and Feishu emulators and a media
@@ -107,11 +108,21 @@ func logAccepted(out io.Writer, wc *imtest.WeCom, tim *imtest.TIM, seenW, seenT 
 		} else if m.Broadcast {
 			to = "everyone"
 		}
-		var types []string
+		var parts []string
 		for _, e := range m.Elements {
-			types = append(types, e.MsgType)
+			if te, ok := e.MsgContent.(*timchat.TextElem); ok {
+				parts = append(parts, fmt.Sprintf("%q", te.Text))
+				continue
+			}
+			parts = append(parts, e.MsgType)
 		}
-		fmt.Fprintf(out, "tim   %-9s to %-12s %s\n", m.API, to, strings.Join(types, "+"))
+		if len(m.GroupAt) > 0 {
+			parts = append(parts, "mentions "+strings.Join(m.GroupAt, ","))
+		}
+		if m.Offline != nil && m.Offline.Title != "" {
+			parts = append(parts, fmt.Sprintf("title %q", m.Offline.Title))
+		}
+		fmt.Fprintf(out, "tim   %-9s to %-12s %s\n", m.API, to, strings.Join(parts, " + "))
 	}
 	*seenT = len(tmsgs)
 }
