@@ -138,7 +138,7 @@ func verify(args []string, stdout, stderr io.Writer) int {
 	}
 	accts, err := af.load(stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "imbridge:", err)
+		fmt.Fprintln(stderr, "imbridge:", visible(err.Error()))
 		return exitConfig
 	}
 	for _, a := range accts {

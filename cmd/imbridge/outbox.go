@@ -81,7 +81,7 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		for _, id := range ids {
 			s, err := in.Job(ctx, id)
 			if err != nil {
-				fmt.Fprintf(stderr, "imbridge outbox: %s: %v\n", id, err)
+				fmt.Fprintf(stderr, "imbridge outbox: %s: %s\n", visible(id), visible(err.Error()))
 				code = exitFailed
 				if errors.Is(err, outbox.ErrJobNotFound) {
 					code = exitBadInput
@@ -100,7 +100,7 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		code := exitOK
 		for _, id := range ids {
 			if err := do(ctx, id); err != nil {
-				fmt.Fprintf(stderr, "imbridge outbox: %s %s: %v\n", cmd, id, err)
+				fmt.Fprintf(stderr, "imbridge outbox: %s %s: %s\n", cmd, visible(id), visible(err.Error()))
 				code = exitFailed
 				if errors.Is(err, outbox.ErrJobNotFound) || errors.Is(err, outbox.ErrNotDeadLetter) {
 					code = exitBadInput
@@ -168,7 +168,8 @@ func printJobs(w io.Writer, jobs []outbox.JobInfo, asJSON bool) {
 	fmt.Fprintln(tw, "ID\tSTATE\tSENT\tATTEMPTS\tQUEUED\tTARGET\tCLASS\tERROR")
 	for _, j := range jobs {
 		v := viewOf(j)
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", v.ID, v.State, v.Sent, v.Attempts, v.Queued, v.target(), v.LastErrorClass, v.LastError)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", visible(v.ID), v.State, v.Sent, v.Attempts, v.Queued, visible(v.target()),
+			visible(v.LastErrorClass), visible(v.LastError))
 	}
 	_ = tw.Flush()
 }

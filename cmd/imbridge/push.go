@@ -351,7 +351,7 @@ func report(stdout, stderr io.Writer, asJSON bool, n int, err error) int {
 	if n > 0 {
 		fmt.Fprintf(stdout, "sent to %d target(s), then failed\n", n)
 	}
-	fmt.Fprintln(stderr, "imbridge:", err)
+	fmt.Fprintln(stderr, "imbridge:", visible(err.Error()))
 	var pe *middleware.PartialError
 	if errors.As(err, &pe) {
 		fmt.Fprintf(stderr, "imbridge: %d message(s) delivered; send the rest with --resume %d", pe.SentParts, pe.SentParts)
