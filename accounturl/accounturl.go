@@ -446,12 +446,21 @@ func ParseFile(r io.Reader, name string) ([]Parsed, error) {
 // Load reads the accounts of the file at path. warning is not empty when
 // the file is readable by its group or others: it holds secrets.
 func Load(path string) (accounts []Parsed, warning string, err error) {
+	// Stat before opening: opening a FIFO waits for a writer, and a device
+	// could feed the read without end.
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, "", fmt.Errorf("%w: %s is not a regular file", ErrConfig, path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o077 != 0 {
+	if fi.Mode().Perm()&0o077 != 0 {
 		warning = fmt.Sprintf("%s is readable by others (mode %s) and holds secrets: chmod 600 it", path, fi.Mode().Perm())
 	}
 	accounts, err = ParseFile(f, path)
