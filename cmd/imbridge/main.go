@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -55,9 +56,12 @@ commands:
   outbox list|status|resend|drop [ID...]
                            inspect a Redis outbox's dead letters, resend or drop them
 
+  version                  print the version
+
 run "imbridge COMMAND -h" for a command's flags.
-exit codes: 0 sent, 1 failed, 2 usage, 3 bad input, 4 no account or offline,
-5 rate limited, 6 may have been delivered, 7 config error
+exit codes: 0 sent, 1 failed, 2 usage, 3 bad input, nothing sent,
+4 account or credentials refused, 5 rate limited, nothing sent,
+6 may have been delivered, 7 configuration, 8 partly delivered (--resume N sends the rest)
 `
 
 // run is the whole command, for tests to drive in process.
@@ -79,7 +83,26 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "imbridge", version())
+		return exitOK
 	}
 	fmt.Fprintf(stderr, "imbridge: unknown command %q\n\n%s", cmd, usage)
 	return exitUsage
+}
+
+// version is the module's version as the build recorded it: a tag, a
+// pseudo-version, or "(devel)" with the commit when built from a clone.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := bi.Main.Version
+	for _, kv := range bi.Settings {
+		if kv.Key == "vcs.revision" && len(kv.Value) >= 12 {
+			v += " " + kv.Value[:12]
+		}
+	}
+	return v
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -144,9 +145,16 @@ func push(ctx context.Context, cmd string, args []string, stdin io.Reader, stdou
 	fs := newFlagSet(cmd, stderr)
 	var p pushFlags
 	p.register(fs, cmd)
+	raw := args
 	args, err := parse(fs, args)
 	if err != nil {
-		return usageCode(err)
+		code := usageCode(err)
+		if code != exitOK && (slices.Contains(raw, "--json") || slices.Contains(raw, "-json")) {
+			// Asked for JSON: a script reads the failure there too.
+			b, _ := json.Marshal(result{Exit: code, ErrorClass: "usage", Error: visible(err.Error())})
+			fmt.Fprintln(stdout, string(b))
+		}
+		return code
 	}
 	accts, err := p.load(stderr)
 	if err != nil {
