@@ -66,6 +66,7 @@ type pushFlags struct {
 	name, mime, items               string
 	timeout                         time.Duration
 	resume                          int
+	dryRun                          bool
 }
 
 func (p *pushFlags) register(fs *flag.FlagSet, cmd string) {
@@ -78,6 +79,7 @@ func (p *pushFlags) register(fs *flag.FlagSet, cmd string) {
 	fs.StringVar(&p.title, "title", "", "the title (TIM's offline-push title; WeCom shows none)")
 	fs.BoolVar(&p.asJSON, "json", false, "print one JSON result on stdout")
 	fs.DurationVar(&p.timeout, "timeout", 30*time.Second, "how long the push may take")
+	fs.BoolVar(&p.dryRun, "dry-run", false, "resolve the account and check the push as it would go, printing what it would send; send nothing")
 	fs.IntVar(&p.resume, "resume", 0, "send the same push again after the N messages an earlier run delivered (exit 8 says N)")
 	fs.StringVar(&p.mentions, "mention", "", "users to mention, comma-separated (WeCom userids, DingTalk user ids, Feishu open_ids)")
 	fs.StringVar(&p.visibleTo, "visible-to", "", "WeCom: the only members who see it, comma-separated")
@@ -172,43 +174,92 @@ func push(ctx context.Context, cmd string, args []string, stdin io.Reader, stdou
 	if err != nil {
 		return report(stdout, stderr, p.asJSON, 0, err)
 	}
-	var n int
+	r := middleware.Request{IM: im, GroupCode: p.group, UserID: p.user, Title: p.title}
 	switch cmd {
 	case "send":
 		text, code := textOf(args, stdin, stderr)
 		if code != exitOK {
 			return code
 		}
-		n, err = c.Push(ctx, im, p.group, p.user, p.title, text, opts...)
+		r.Helper, r.Content = middleware.HelperPush, text
 	case "mixed":
 		items, code := itemsOf(p.items, args, stdin, stderr)
 		if code != exitOK {
 			return code
 		}
-		n, err = c.PushMixed(ctx, im, p.group, p.user, p.title, items, opts...)
+		r.Helper, r.Items = middleware.HelperMixed, items
 	default:
 		if len(args) != 1 {
 			fmt.Fprintf(stderr, "imbridge %s: give one SOURCE\n", cmd)
 			return exitUsage
 		}
-		bar := newProgress(stderr)
-		defer bar.finish()
-		opts = append(opts, middleware.WithProgress(bar.update))
-		n, err = pushMedia(ctx, c, cmd, im, &p, args[0], opts)
+		r.Helper, r.Content = mediaHelper(cmd), args[0]
+		if !p.dryRun {
+			bar := newProgress(stderr)
+			defer bar.finish()
+			opts = append(opts, middleware.WithProgress(bar.update))
+		}
 	}
+	r.Options = opts
+	if p.dryRun {
+		return dryRun(ctx, c, r, stdout, stderr, p.asJSON)
+	}
+	n, err := c.Do(ctx, r)
 	return report(stdout, stderr, p.asJSON, n, err)
 }
 
-func pushMedia(ctx context.Context, c *middleware.Client, cmd, im string, p *pushFlags, src string, opts []middleware.Option) (int, error) {
+// mediaHelper is the helper of a media command.
+func mediaHelper(cmd string) middleware.Helper {
 	switch cmd {
 	case "image":
-		return c.PushImage(ctx, im, p.group, p.user, p.title, src, opts...)
+		return middleware.HelperImage
 	case "voice":
-		return c.PushVoice(ctx, im, p.group, p.user, p.title, src, opts...)
+		return middleware.HelperVoice
 	case "video":
-		return c.PushVideo(ctx, im, p.group, p.user, p.title, src, opts...)
+		return middleware.HelperVideo
 	}
-	return c.PushFile(ctx, im, p.group, p.user, p.title, src, opts...)
+	return middleware.HelperFile
+}
+
+// planned is the --dry-run output.
+type planned struct {
+	DryRun   bool   `json:"dry_run"`
+	Exit     int    `json:"exit"`
+	Account  string `json:"account"`
+	IM       string `json:"im"`
+	Messages int    `json:"messages,omitempty"`
+	Items    int    `json:"items"`
+}
+
+// dryRun resolves and checks r as a push would, without sending: the
+// account, and how many messages it would take when the backend can say.
+func dryRun(ctx context.Context, c *middleware.Client, r middleware.Request, stdout, stderr io.Writer, asJSON bool) int {
+	chk, err := c.Check(ctx, r)
+	if err != nil {
+		return report(stdout, stderr, asJSON, 0, err)
+	}
+	pl := planned{DryRun: true, Account: chk.Account.ID, IM: chk.Account.IM, Items: len(chk.Items)}
+	if planner, ok := chk.Account.Backend.(interface {
+		Messages(*middleware.Message) (int, error)
+	}); ok {
+		set := chk.Settings
+		msg := &middleware.Message{IM: r.IM, GroupCode: r.GroupCode, UserID: r.UserID, Title: r.Title, AccountID: chk.Account.ID,
+			Items: chk.Items, Fields: set.Fields, Filename: set.Filename, MIME: set.MIME, Extras: set.Extras, Resume: set.Resume}
+		if n, err := planner.Messages(msg); err == nil {
+			pl.Messages = n
+		}
+	}
+	if asJSON {
+		b, _ := json.Marshal(pl)
+		fmt.Fprintln(stdout, string(b))
+		return exitOK
+	}
+	what := fmt.Sprintf("%d item(s)", pl.Items)
+	if pl.Messages > 0 {
+		what = fmt.Sprintf("%d message(s)", pl.Messages)
+	}
+	fmt.Fprintf(stdout, "dry run: %s from %s (%s), checked; nothing was sent\n", what, visible(pl.Account), pl.IM)
+	return exitOK
 }
 
 // The most the CLI reads of a text or an items file: past it the push is
