@@ -67,6 +67,7 @@ type pushFlags struct {
 	timeout                         time.Duration
 	resume                          int
 	dryRun                          bool
+	textEnv                         string
 }
 
 func (p *pushFlags) register(fs *flag.FlagSet, cmd string) {
@@ -86,6 +87,7 @@ func (p *pushFlags) register(fs *flag.FlagSet, cmd string) {
 	switch cmd {
 	case "send":
 		fs.BoolVar(&p.markdown, "markdown", false, "send as markdown (Feishu: a lark_md card)")
+		fs.StringVar(&p.textEnv, "text-env", "", "take the text from this environment variable (a CI secret, a multi-line message)")
 	case "mixed":
 		fs.StringVar(&p.items, "items", "", "a JSON file of autClaw items (- for stdin) instead of ITEM arguments")
 	default:
@@ -177,7 +179,7 @@ func push(ctx context.Context, cmd string, args []string, stdin io.Reader, stdou
 	r := middleware.Request{IM: im, GroupCode: p.group, UserID: p.user, Title: p.title}
 	switch cmd {
 	case "send":
-		text, code := textOf(args, stdin, stderr)
+		text, code := p.text(args, stdin, stderr)
 		if code != exitOK {
 			return code
 		}
@@ -296,6 +298,27 @@ func readFile(name string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s is not a regular file", name)
 	}
 	return readWhole(f, limit, name)
+}
+
+// text is the text of send: the variable of --text-env, or textOf.
+func (p *pushFlags) text(args []string, stdin io.Reader, stderr io.Writer) (string, int) {
+	if p.textEnv == "" {
+		return textOf(args, stdin, stderr)
+	}
+	if len(args) > 0 {
+		fmt.Fprintln(stderr, "imbridge send: give the text as arguments or with --text-env, not both")
+		return "", exitUsage
+	}
+	text, ok := os.LookupEnv(p.textEnv)
+	switch {
+	case !ok || text == "":
+		fmt.Fprintf(stderr, "imbridge send: --text-env %s: the variable is not set or empty\n", visible(p.textEnv))
+		return "", exitUsage
+	case len(text) > textLimit:
+		fmt.Fprintf(stderr, "imbridge send: --text-env %s is over the limit of %d bytes: nothing was sent\n", visible(p.textEnv), textLimit)
+		return "", exitBadInput
+	}
+	return text, exitOK
 }
 
 // textOf is the text of send: the arguments, or stdin with "-" or when
