@@ -13,8 +13,19 @@ import (
 
 // accountFlags say where the accounts come from.
 type accountFlags struct {
-	url    string
+	urls   urlList
 	config string
+}
+
+// urlList is a repeatable --url: each is an account, and a push goes to
+// every one of them.
+type urlList []string
+
+func (u *urlList) String() string { return fmt.Sprint(len(*u), " URL(s)") } // never the URLs: they hold secrets
+
+func (u *urlList) Set(v string) error {
+	*u = append(*u, v)
+	return nil
 }
 
 var errNoConfig = fmt.Errorf("%w: no accounts: give --url, set %s, or write a file of accounts", accounturl.ErrConfig, accounturl.EnvURL)
@@ -38,13 +49,21 @@ func (f accountFlags) configPath() string {
 // else the file of $IMBRIDGE_CONFIG or the default path. An explicit flag
 // beats the environment. Warnings (a file others can read) go to stderr.
 func (f accountFlags) load(stderr io.Writer) ([]accounturl.Parsed, error) {
-	if f.url != "" {
-		a, err := accounturl.Parse("url", f.url)
-		if err != nil {
-			return nil, err
+	if len(f.urls) > 0 {
+		var out []accounturl.Parsed
+		for i, raw := range f.urls {
+			id := "url"
+			if len(f.urls) > 1 {
+				id = fmt.Sprintf("url%d", i+1)
+			}
+			a, err := accounturl.Parse(id, raw)
+			if err != nil {
+				return nil, err
+			}
+			a.Default = len(f.urls) == 1
+			out = append(out, accounturl.Parsed{Account: a, Redacted: accounturl.Redact(raw), Source: "--url"})
 		}
-		a.Default = true
-		return []accounturl.Parsed{{Account: a, Redacted: accounturl.Redact(f.url), Source: "--url"}}, nil
+		return out, nil
 	}
 	if f.config == "" {
 		if a, ok, err := accounturl.FromEnv(); ok || err != nil {
@@ -127,7 +146,7 @@ func pickIM(accts []accounturl.Parsed, im, account string) (string, error) {
 func verify(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("verify", stderr)
 	var af accountFlags
-	fs.StringVar(&af.url, "url", "", "a one-off account URL")
+	fs.Var(&af.urls, "url", "a one-off account URL (repeatable)")
 	fs.StringVar(&af.config, "config", "", "the file of accounts")
 	if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
 		if err != nil {

@@ -71,7 +71,7 @@ type pushFlags struct {
 }
 
 func (p *pushFlags) register(fs *flag.FlagSet, cmd string) {
-	fs.StringVar(&p.url, "url", "", "a one-off account URL (wecom://KEY, tim://ADMIN:SECRET@APPID, dingtalk://TOKEN, feishu://HOOK, a webhook URL)")
+	fs.Var(&p.urls, "url", "a one-off account URL (wecom://KEY, tim://ADMIN:SECRET@APPID, dingtalk://TOKEN, feishu://HOOK, a webhook URL); repeat it to send to each")
 	fs.StringVar(&p.config, "config", "", "the file of accounts (default $IMBRIDGE_CONFIG or ~/.config/imbridge/accounts)")
 	fs.StringVar(&p.im, "im", "", "the target IM: wecom, tim, dingtalk or feishu (default: the default account's)")
 	fs.StringVar(&p.account, "account", "", "the sending account (default: chosen by the SDK's rules)")
@@ -164,50 +164,125 @@ func push(ctx context.Context, cmd string, args []string, stdin io.Reader, stdou
 	if err != nil {
 		return report(stdout, stderr, p.asJSON, 0, err)
 	}
-	im, err := pickIM(accts, p.im, p.account)
-	if err != nil {
-		return report(stdout, stderr, p.asJSON, 0, err)
-	}
 	c, err := client(accts)
 	if err != nil {
 		return report(stdout, stderr, p.asJSON, 0, err)
 	}
-	opts, err := p.options(im)
+	r, code := p.request(cmd, args, stdin, stderr)
+	if code != exitOK {
+		return code
+	}
+	if len(p.urls) > 1 {
+		return fanOut(ctx, c, &p, accts, r, stdout, stderr)
+	}
+	im, err := pickIM(accts, p.im, p.account)
 	if err != nil {
 		return report(stdout, stderr, p.asJSON, 0, err)
 	}
-	r := middleware.Request{IM: im, GroupCode: p.group, UserID: p.user, Title: p.title}
-	switch cmd {
-	case "send":
-		text, code := p.text(args, stdin, stderr)
-		if code != exitOK {
-			return code
-		}
-		r.Helper, r.Content = middleware.HelperPush, text
-	case "mixed":
-		items, code := itemsOf(p.items, args, stdin, stderr)
-		if code != exitOK {
-			return code
-		}
-		r.Helper, r.Items = middleware.HelperMixed, items
-	default:
-		if len(args) != 1 {
-			fmt.Fprintf(stderr, "imbridge %s: give one SOURCE\n", cmd)
-			return exitUsage
-		}
-		r.Helper, r.Content = mediaHelper(cmd), args[0]
-		if !p.dryRun {
-			bar := newProgress(stderr)
-			defer bar.finish()
-			opts = append(opts, middleware.WithProgress(bar.update))
-		}
+	if r, err = p.complete(r, im); err != nil {
+		return report(stdout, stderr, p.asJSON, 0, err)
 	}
-	r.Options = opts
 	if p.dryRun {
 		return dryRun(ctx, c, r, stdout, stderr, p.asJSON)
 	}
+	if r.Helper != middleware.HelperPush && r.Helper != middleware.HelperMixed {
+		bar := newProgress(stderr)
+		defer bar.finish()
+		r.Options = append(r.Options, middleware.WithProgress(bar.update))
+	}
 	n, err := c.Do(ctx, r)
 	return report(stdout, stderr, p.asJSON, n, err)
+}
+
+// request is the push the command asks for, without its IM and options.
+func (p *pushFlags) request(cmd string, args []string, stdin io.Reader, stderr io.Writer) (middleware.Request, int) {
+	r := middleware.Request{GroupCode: p.group, UserID: p.user, Title: p.title}
+	switch cmd {
+	case "send":
+		text, code := p.text(args, stdin, stderr)
+		r.Helper, r.Content = middleware.HelperPush, text
+		return r, code
+	case "mixed":
+		items, code := itemsOf(p.items, args, stdin, stderr)
+		r.Helper, r.Items = middleware.HelperMixed, items
+		return r, code
+	}
+	if len(args) != 1 {
+		fmt.Fprintf(stderr, "imbridge %s: give one SOURCE\n", cmd)
+		return r, exitUsage
+	}
+	r.Helper, r.Content = mediaHelper(cmd), args[0]
+	return r, exitOK
+}
+
+// complete sets the request's IM and the flags' options for it.
+func (p *pushFlags) complete(r middleware.Request, im string) (middleware.Request, error) {
+	opts, err := p.options(im)
+	r.IM, r.Options = im, opts
+	return r, err
+}
+
+// fanned is one account's outcome in a fan-out's --json.
+type fanned struct {
+	Account string `json:"account"`
+	result
+}
+
+// fanOut sends the push from every --url account, one after the other.
+// The exit code is the worst outcome: 6 if any may have been delivered,
+// else 8 if any was partly delivered, else the first failure's, else 0.
+func fanOut(ctx context.Context, c *middleware.Client, p *pushFlags, accts []accounturl.Parsed, r middleware.Request, stdout, stderr io.Writer) int {
+	var all []fanned
+	worst := exitOK
+	for _, a := range accts {
+		ra, err := p.complete(r, a.IM)
+		if err == nil {
+			ra.Options = append(ra.Options, middleware.WithAccountID(a.ID))
+		}
+		var n int
+		if err == nil && p.dryRun {
+			_, err = c.Check(ctx, ra)
+		} else if err == nil {
+			n, err = c.Do(ctx, ra)
+		}
+		code, class := exitCode(err)
+		one := fanned{Account: a.ID, result: result{Sent: n, Exit: code, ErrorClass: class}}
+		if err != nil {
+			one.Error = visible(err.Error())
+		}
+		all = append(all, one)
+		worst = worse(worst, code)
+		switch {
+		case p.asJSON:
+		case err != nil:
+			fmt.Fprintf(stderr, "imbridge: %s (%s): %s\n", a.ID, a.IM, one.Error)
+		case p.dryRun:
+			fmt.Fprintf(stdout, "%s (%s): checked; nothing was sent\n", a.ID, a.IM)
+		default:
+			fmt.Fprintf(stdout, "%s (%s): sent to %d target(s)\n", a.ID, a.IM, n)
+		}
+	}
+	if p.asJSON {
+		b, _ := json.Marshal(struct {
+			Exit    int      `json:"exit"`
+			Results []fanned `json:"results"`
+		}{worst, all})
+		fmt.Fprintln(stdout, string(b))
+	}
+	return worst
+}
+
+// worse is the worse of two exit codes, as fanOut ranks them.
+func worse(a, b int) int {
+	for _, c := range []int{exitMaybe, exitPartial} {
+		if a == c || b == c {
+			return c
+		}
+	}
+	if a != exitOK {
+		return a
+	}
+	return b
 }
 
 // mediaHelper is the helper of a media command.
