@@ -67,7 +67,7 @@ func Parse(id, rawURL string) (middleware.Account, error) {
 	}
 	im, b, err := open(u)
 	if errors.Is(err, errScheme) {
-		return middleware.Account{}, fmt.Errorf("%w %q: %s is not a wecom://, tim://, dingtalk://, feishu://, lark:// or webhook URL", ErrConfig, id, Redact(rawURL))
+		return middleware.Account{}, fmt.Errorf("%w %q: %s is not a wecom://, wecombot://, tim://, dingtalk://, feishu://, lark:// or webhook URL", ErrConfig, id, Redact(rawURL))
 	}
 	if err != nil {
 		return middleware.Account{}, fmt.Errorf("%w %q (%s): %w", ErrConfig, id, Redact(rawURL), err)
@@ -109,6 +109,16 @@ func open(u *url.URL) (string, middleware.Backend, error) {
 	switch u.Scheme {
 	case "wecom":
 		b, err = parseWeCom(u.Host, u.Query(), "")
+		return wecom.IM, b, err
+	case "wecombot":
+		// apprise's form: wecombot://KEY or wecombot://?key=KEY.
+		q := u.Query()
+		key := u.Host
+		if key == "" {
+			key = q.Get("key")
+		}
+		q.Del("key")
+		b, err = parseWeCom(key, q, "")
 		return wecom.IM, b, err
 	case "tim":
 		b, err = parseTIM(u)
@@ -185,6 +195,10 @@ func parseWeCom(key string, q url.Values, base string) (middleware.Backend, erro
 			}
 		case "base":
 			base = v
+		case "mentioned_list", "mentioned_mobile_list":
+			// shoutrrr's: a mention of every push, which an account does
+			// not carry here.
+			return nil, fmt.Errorf("%s (shoutrrr's) is not an account setting here: mention per push (imbridge --mention, wecom.Mention)", k)
 		default:
 			return nil, fmt.Errorf("unknown wecom setting %q (rate, bot_rate, base)", k)
 		}
@@ -337,7 +351,7 @@ func redactedBase(u *url.URL) (out *url.URL, hidden string) {
 	out = &url.URL{Scheme: u.Scheme}
 	hidden = u.Scheme + "://"
 	switch u.Scheme {
-	case "wecom", "dingtalk", "feishu", "lark":
+	case "wecom", "wecombot", "dingtalk", "feishu", "lark":
 		if u.User != nil || (u.Path != "" && u.Path != "/") || u.Host == "" {
 			return nil, hidden
 		}

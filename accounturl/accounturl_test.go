@@ -220,3 +220,20 @@ func TestBaseNeverCarriesASecretInClear(t *testing.T) {
 		assert.NotContains(t, err.Error(), key)
 	}
 }
+
+// TestOtherToolsForms: apprise's wecombot:// forms parse to the same
+// account as wecom://; shoutrrr's mention settings are refused, named,
+// never dropped.
+func TestOtherToolsForms(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{"wecombot://" + key, "wecombot://?key=" + key} {
+		a, err := Parse("x", raw)
+		require.NoError(t, err, raw)
+		assert.Equal(t, wecom.IM, a.IM)
+		assert.NotContains(t, Redact(raw), key)
+	}
+	_, err := Parse("x", "wecom://"+key+"?mentioned_list=@all")
+	require.ErrorIs(t, err, ErrConfig)
+	assert.Contains(t, err.Error(), "mentioned_list")
+	assert.NotContains(t, err.Error(), key)
+}
