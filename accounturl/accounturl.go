@@ -26,6 +26,7 @@ package accounturl
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -302,11 +303,33 @@ func parseTIM(u *url.URL) (middleware.Backend, error) {
 				return nil, fmt.Errorf("sig_ttl=%q is not a duration", v)
 			}
 			opts = append(opts, timchat.WithSigTTL(d))
+		case "upload":
+			up, err := putUploader(v)
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, timchat.WithUploader(up))
 		default:
-			return nil, fmt.Errorf("unknown tim setting %q (region, base, sig_ttl)", k)
+			return nil, fmt.Errorf("unknown tim setting %q (region, base, sig_ttl, upload)", k)
 		}
 	}
 	return timchat.New(cfg, opts...)
+}
+
+// putUploader hosts TIM's media with a plain HTTP PUT under base (a bucket
+// or a static host that takes PUTs, such as the media host of imbridge
+// emulate): each file goes to base/MD5/NAME, once per content, and TIM's
+// clients download it from the same URL.
+func putUploader(base string) (timchat.Uploader, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		return nil, errors.New("upload= must be an http(s) URL without a query, under which files are PUT")
+	}
+	base = strings.TrimRight(base, "/")
+	return timchat.NewPresignedPutUploader(func(_ context.Context, meta timchat.UploadMeta) (string, string, error) {
+		to := base + "/" + meta.MD5 + "/" + url.PathEscape(meta.Name)
+		return to, to, nil
+	}, nil), nil
 }
 
 // Redact returns rawURL for people: only the parts known to be safe are
@@ -381,7 +404,7 @@ func redactedBase(u *url.URL) (out *url.URL, hidden string) {
 // safeSetting reports whether a setting's value is never a secret.
 func safeSetting(k string) bool {
 	switch k {
-	case "rate", "bot_rate", "base", "region", "sig_ttl", "app_id":
+	case "rate", "bot_rate", "base", "region", "sig_ttl", "app_id", "upload":
 		return true
 	}
 	return false

@@ -2,6 +2,7 @@ package accounturl
 
 import (
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -236,4 +237,19 @@ func TestOtherToolsForms(t *testing.T) {
 	require.ErrorIs(t, err, ErrConfig)
 	assert.Contains(t, err.Error(), "mentioned_list")
 	assert.NotContains(t, err.Error(), key)
+}
+
+// TestTIMUploadSetting: upload= gives a tim:// account an uploader; one
+// that is not an http(s) URL without a query is refused.
+func TestTIMUploadSetting(t *testing.T) {
+	t.Parallel()
+	base := "tim://administrator:" + secret + "@1400000000?upload="
+	_, err := Parse("x", base+url.QueryEscape("http://127.0.0.1:9/media"))
+	require.NoError(t, err)
+	for _, bad := range []string{"ftp://host/x", "http://host/x?sig=1", "nothing"} {
+		_, err := Parse("x", base+url.QueryEscape(bad))
+		require.ErrorIs(t, err, ErrConfig, bad)
+		assert.Contains(t, err.Error(), "upload=")
+	}
+	assert.Contains(t, Redact(base+url.QueryEscape("http://127.0.0.1:9/media")), "upload=http")
 }

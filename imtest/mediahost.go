@@ -82,7 +82,14 @@ func (h *MediaHost) Get(u string) ([]byte, bool) {
 	return f.data, ok
 }
 
+// maxPut bounds a PUT to the host: TIM's largest file is 100 MB.
+const maxPut = 100 << 20
+
 func (h *MediaHost) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPut {
+		h.put(w, r)
+		return
+	}
 	h.mu.Lock()
 	f, ok := h.files[r.URL.EscapedPath()]
 	h.gets++
@@ -96,4 +103,23 @@ func (h *MediaHost) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Length", fmt.Sprint(len(f.data)))
 	_, _ = w.Write(f.data)
+}
+
+// put stores a PUT body under its path, as a bucket that takes presigned
+// or plain PUTs does (timchat.PresignedPutUploader, tim://...?upload=): a
+// Content-Length is required, and the body must be that long.
+func (h *MediaHost) put(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength < 0 || r.ContentLength > maxPut {
+		http.Error(w, "a Content-Length of at most 100 MB is required", http.StatusLengthRequired)
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxPut+1))
+	if err != nil || int64(len(data)) != r.ContentLength {
+		http.Error(w, "the body is not as long as its Content-Length", http.StatusBadRequest)
+		return
+	}
+	h.mu.Lock()
+	h.files[r.URL.EscapedPath()] = hostedFile{mime: r.Header.Get("Content-Type"), data: data}
+	h.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
 }

@@ -50,7 +50,8 @@ func emulate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	env := []string{
 		"WECOM_URL=wecom://" + wc.Key + "?base=" + url.QueryEscape(wc.URL),
-		"TIM_URL=tim://" + tim.Admin + ":" + tim.SecretKey + "@" + strconv.FormatUint(tim.SDKAppID, 10) + "?base=" + url.QueryEscape(tim.URL),
+		"TIM_URL=tim://" + tim.Admin + ":" + tim.SecretKey + "@" + strconv.FormatUint(tim.SDKAppID, 10) + "?base=" + url.QueryEscape(tim.URL) +
+			"&upload=" + url.QueryEscape(host.URL+"/media"),
 		"MEDIA_HOST=" + host.URL,
 		"DINGTALK_URL=dingtalk://" + dt.Token + "?secret=" + url.QueryEscape(dt.Secret) + "&base=" + url.QueryEscape(dt.URL),
 		"FEISHU_URL=feishu://" + fsu.HookID + "?secret=" + url.QueryEscape(fsu.Secret) + "&app_id=" + url.QueryEscape(fsu.AppID) +

@@ -16,6 +16,7 @@ import (
 	"github.com/imbridge/middleware/accounturl"
 	"github.com/imbridge/middleware/dingtalk"
 	"github.com/imbridge/middleware/feishu"
+	"github.com/imbridge/middleware/timchat"
 	"github.com/imbridge/middleware/wecom"
 )
 
@@ -68,6 +69,7 @@ type pushFlags struct {
 	resume                          int
 	dryRun                          bool
 	textEnv                         string
+	cover                           string
 }
 
 func (p *pushFlags) register(fs *flag.FlagSet, cmd string) {
@@ -91,6 +93,9 @@ func (p *pushFlags) register(fs *flag.FlagSet, cmd string) {
 	case "mixed":
 		fs.StringVar(&p.items, "items", "", "a JSON file of autClaw items (- for stdin) instead of ITEM arguments")
 	default:
+		if cmd == "video" {
+			fs.StringVar(&p.cover, "cover", "", "TIM: the video's thumbnail, in any source form (TIM needs one)")
+		}
 		fs.StringVar(&p.name, "name", "", "the file name the recipients see")
 		fs.StringVar(&p.mime, "mime", "", "the media type")
 	}
@@ -111,6 +116,12 @@ func (p *pushFlags) options(im string) ([]middleware.Option, error) {
 	}
 	if p.mime != "" {
 		opts = append(opts, middleware.WithMIME(p.mime))
+	}
+	if p.cover != "" && im != timchat.IM {
+		return nil, fmt.Errorf("%w: --cover is TIM's: WeCom sends a video as a file, with no thumbnail", middleware.ErrInvalidOption)
+	}
+	if p.cover != "" {
+		opts = append(opts, timchat.Thumbnail(p.cover))
 	}
 	if p.visibleTo != "" && im != wecom.IM {
 		return nil, fmt.Errorf("%w: --visible-to is WeCom's", middleware.ErrInvalidOption)
