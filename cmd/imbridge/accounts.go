@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/accounturl"
@@ -148,6 +150,10 @@ func verify(args []string, stdout, stderr io.Writer) int {
 	var af accountFlags
 	fs.Var(&af.urls, "url", "a one-off account URL (repeatable)")
 	fs.StringVar(&af.config, "config", "", "the file of accounts")
+	send := fs.String("send", "", "prove each account by sending this text (to --group/--user; a webhook bot's own group otherwise)")
+	group := fs.String("group", "", "with --send: the group to send to (TIM needs a group or a user)")
+	user := fs.String("user", "", "with --send: the user to send to")
+	timeout := fs.Duration("timeout", 30*time.Second, "with --send: how long each send may take")
 	if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
 		if err != nil {
 			return usageCode(err)
@@ -167,6 +173,33 @@ func verify(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%-12s %-6s %s%s  [%s]\n", a.ID, a.IM, a.Redacted, def, a.Source)
 	}
-	fmt.Fprintf(stdout, "%d account(s) usable\n", len(accts))
-	return exitOK
+	if *send == "" {
+		fmt.Fprintf(stdout, "%d account(s) well formed; nothing was sent, so keys and secrets are unproven: give --send TEXT to prove them\n", len(accts))
+		return exitOK
+	}
+	return proveBySending(accts, *send, *group, *user, *timeout, stdout, stderr)
+}
+
+// proveBySending sends text from every account: the only proof WeCom's
+// and the webhook bots' keys allow. The exit code is the worst outcome.
+func proveBySending(accts []accounturl.Parsed, text, group, user string, timeout time.Duration, stdout, stderr io.Writer) int {
+	c, err := client(accts)
+	if err != nil {
+		fmt.Fprintln(stderr, "imbridge:", visible(err.Error()))
+		return exitConfig
+	}
+	worst := exitOK
+	for _, a := range accts {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		_, err := c.Push(ctx, a.IM, group, user, "", text, middleware.WithAccountID(a.ID))
+		cancel()
+		code, _ := exitCode(err)
+		worst = worse(worst, code)
+		if err != nil {
+			fmt.Fprintf(stderr, "imbridge: %s: %s\n", a.ID, visible(err.Error()))
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: delivered: usable\n", a.ID)
+	}
+	return worst
 }
