@@ -442,10 +442,11 @@ func digits(s string) bool {
 type Parsed struct {
 	middleware.Account
 	Redacted string
-	Source   string // "path:line", or EnvURL
+	Source   string   // "path:line", or EnvURL
+	Tags     []string // the line's tag:NAME words, for sending to a group of accounts
 }
 
-// ParseFile reads accounts, one a line: "ID [default] URL". Blank lines
+// ParseFile reads accounts, one a line: "ID [default] [tag:NAME...] URL". Blank lines
 // and lines starting with "#" are skipped. An error names the line.
 func ParseFile(r io.Reader, name string) ([]Parsed, error) {
 	var out []Parsed
@@ -458,11 +459,14 @@ func ParseFile(r io.Reader, name string) ([]Parsed, error) {
 		}
 		where := fmt.Sprintf("%s:%d", name, n)
 		f := strings.Fields(line)
-		def := len(f) == 3 && f[1] == "default"
-		if len(f) != 2 && !def {
-			return nil, fmt.Errorf("%w: %s: want \"ID [default] URL\"", ErrConfig, where)
+		if len(f) < 2 {
+			return nil, fmt.Errorf("%w: %s: want \"ID [default] [tag:NAME...] URL\"", ErrConfig, where)
 		}
 		id, raw := f[0], f[len(f)-1]
+		def, tags, err := lineWords(f[1 : len(f)-1])
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrConfig, where, err)
+		}
 		if seen[id] {
 			return nil, fmt.Errorf("%w: %s: account %q again", ErrConfig, where, id)
 		}
@@ -472,12 +476,30 @@ func ParseFile(r io.Reader, name string) ([]Parsed, error) {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 		a.Default = def
-		out = append(out, Parsed{Account: a, Redacted: Redact(raw), Source: where})
+		out = append(out, Parsed{Account: a, Redacted: Redact(raw), Source: where, Tags: tags})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, name, err)
 	}
 	return out, nil
+}
+
+// lineWords reads the words of an account line between its ID and its
+// URL: "default" at most once, and tag:NAME words. Anything else is an
+// error that does not repeat the word (it could be part of a secret that
+// a space split).
+func lineWords(words []string) (def bool, tags []string, err error) {
+	for i, w := range words {
+		switch {
+		case w == "default" && !def:
+			def = true
+		case strings.HasPrefix(w, "tag:") && len(w) > len("tag:"):
+			tags = append(tags, strings.TrimPrefix(w, "tag:"))
+		default:
+			return false, nil, fmt.Errorf("word %d between the ID and the URL is neither \"default\" nor tag:NAME", i+2)
+		}
+	}
+	return def, tags, nil
 }
 
 // Load reads the accounts of the file at path. warning is not empty when

@@ -253,3 +253,18 @@ func TestTIMUploadSetting(t *testing.T) {
 	}
 	assert.Contains(t, Redact(base+url.QueryEscape("http://127.0.0.1:9/media")), "upload=http")
 }
+
+// TestTagsOnLines: tag:NAME words between the ID and the URL; any other
+// word is refused by position, never echoed.
+func TestTagsOnLines(t *testing.T) {
+	t.Parallel()
+	accts, err := ParseFile(strings.NewReader("a default tag:ops tag:db wecom://"+key+"\nb wecom://"+key+"\n"), "f")
+	require.NoError(t, err)
+	assert.True(t, accts[0].Default)
+	assert.Equal(t, []string{"ops", "db"}, accts[0].Tags)
+	assert.Empty(t, accts[1].Tags)
+	_, err = ParseFile(strings.NewReader("a "+key[:8]+" wecom://"+key+"\n"), "f")
+	require.ErrorIs(t, err, ErrConfig)
+	assert.Contains(t, err.Error(), "f:1: word 2")
+	assert.NotContains(t, err.Error(), key[:8])
+}

@@ -70,6 +70,7 @@ type pushFlags struct {
 	dryRun                          bool
 	textEnv                         string
 	cover                           string
+	tags                            urlList // --tag: repeatable, like --url
 }
 
 func (p *pushFlags) register(fs *flag.FlagSet, cmd string) {
@@ -82,6 +83,7 @@ func (p *pushFlags) register(fs *flag.FlagSet, cmd string) {
 	fs.StringVar(&p.title, "title", "", "the title (TIM's offline-push title; WeCom shows none)")
 	fs.BoolVar(&p.asJSON, "json", false, "print one JSON result on stdout")
 	fs.DurationVar(&p.timeout, "timeout", 30*time.Second, "how long the push may take")
+	fs.Var(&p.tags, "tag", "send to every account of the configuration with tag:NAME on its line (repeatable)")
 	fs.BoolVar(&p.dryRun, "dry-run", false, "resolve the account and check the push as it would go, printing what it would send; send nothing")
 	fs.IntVar(&p.resume, "resume", 0, "send the same push again after the N messages an earlier run delivered (exit 8 says N)")
 	fs.StringVar(&p.mentions, "mention", "", "users to mention, comma-separated (WeCom userids, DingTalk user ids, Feishu open_ids)")
@@ -183,6 +185,12 @@ func push(ctx context.Context, cmd string, args []string, stdin io.Reader, stdou
 	if code != exitOK {
 		return code
 	}
+	if len(p.tags) > 0 {
+		if accts, err = tagged(accts, p.tags); err != nil {
+			return report(stdout, stderr, p.asJSON, 0, err)
+		}
+		return fanOut(ctx, c, &p, accts, r, stdout, stderr)
+	}
 	if len(p.urls) > 1 {
 		return fanOut(ctx, c, &p, accts, r, stdout, stderr)
 	}
@@ -231,6 +239,23 @@ func (p *pushFlags) complete(r middleware.Request, im string) (middleware.Reques
 	opts, err := p.options(im)
 	r.IM, r.Options = im, opts
 	return r, err
+}
+
+// tagged is the accounts with any of the tags, in the file's order.
+func tagged(accts []accounturl.Parsed, tags []string) ([]accounturl.Parsed, error) {
+	var out []accounturl.Parsed
+	for _, a := range accts {
+		for _, t := range a.Tags {
+			if slices.Contains(tags, t) {
+				out = append(out, a)
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: no account has tag %s", accounturl.ErrConfig, strings.Join(tags, " or "))
+	}
+	return out, nil
 }
 
 // fanned is one account's outcome in a fan-out's --json.
