@@ -109,12 +109,12 @@ func oneDefault(accts []accounturl.Parsed) error {
 }
 
 // client builds the middleware.Client of the accounts.
-func client(accts []accounturl.Parsed) (*middleware.Client, error) {
-	opts := make([]middleware.ClientOption, len(accts))
-	for i, a := range accts {
-		opts[i] = middleware.WithAccount(a.Account)
+func client(accts []accounturl.Parsed, extra ...middleware.ClientOption) (*middleware.Client, error) {
+	opts := make([]middleware.ClientOption, 0, len(accts)+len(extra))
+	for _, a := range accts {
+		opts = append(opts, middleware.WithAccount(a.Account))
 	}
-	return middleware.NewClient(opts...)
+	return middleware.NewClient(append(opts, extra...)...)
 }
 
 // pickIM is --im, else the IM of --account, else of the default account,

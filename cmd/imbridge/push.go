@@ -71,6 +71,7 @@ type pushFlags struct {
 	textEnv                         string
 	cover                           string
 	tags                            urlList // --tag: repeatable, like --url
+	verbose                         bool
 }
 
 func (p *pushFlags) register(fs *flag.FlagSet, cmd string) {
@@ -83,6 +84,7 @@ func (p *pushFlags) register(fs *flag.FlagSet, cmd string) {
 	fs.StringVar(&p.title, "title", "", "the title (TIM's offline-push title; WeCom shows none)")
 	fs.BoolVar(&p.asJSON, "json", false, "print one JSON result on stdout")
 	fs.DurationVar(&p.timeout, "timeout", 30*time.Second, "how long the push may take")
+	fs.BoolVar(&p.verbose, "v", false, "print every request and answer (hosts and codes; never URLs, bodies or secrets), budget wait and upload on stderr")
 	fs.Var(&p.tags, "tag", "send to every account of the configuration with tag:NAME on its line (repeatable)")
 	fs.BoolVar(&p.dryRun, "dry-run", false, "resolve the account and check the push as it would go, printing what it would send; send nothing")
 	fs.IntVar(&p.resume, "resume", 0, "send the same push again after the N messages an earlier run delivered (exit 8 says N)")
@@ -177,7 +179,11 @@ func push(ctx context.Context, cmd string, args []string, stdin io.Reader, stdou
 	if err != nil {
 		return report(stdout, stderr, p.asJSON, 0, err)
 	}
-	c, err := client(accts)
+	var copts []middleware.ClientOption
+	if p.verbose {
+		copts = append(copts, middleware.WithObserver(&verbose{out: stderr}))
+	}
+	c, err := client(accts, copts...)
 	if err != nil {
 		return report(stdout, stderr, p.asJSON, 0, err)
 	}
