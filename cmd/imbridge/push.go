@@ -515,13 +515,14 @@ func itemsOf(file string, args []string, stdin io.Reader, stderr io.Writer) ([]m
 
 // result is the --json output.
 type result struct {
-	Sent              int     `json:"sent"`
-	Exit              int     `json:"exit"`
-	DeliveredParts    *int    `json:"delivered_parts,omitempty"`
-	MaybeDelivered    bool    `json:"failed_part_maybe_delivered,omitempty"`
-	ErrorClass        string  `json:"error_class,omitempty"`
-	Error             string  `json:"error,omitempty"`
-	RetryAfterSeconds float64 `json:"retry_after_seconds,omitempty"`
+	Sent              int      `json:"sent"`
+	Exit              int      `json:"exit"`
+	DeliveredParts    *int     `json:"delivered_parts,omitempty"`
+	MaybeDelivered    bool     `json:"failed_part_maybe_delivered,omitempty"`
+	FailedTargets     []string `json:"failed_targets,omitempty"`
+	ErrorClass        string   `json:"error_class,omitempty"`
+	Error             string   `json:"error,omitempty"`
+	RetryAfterSeconds float64  `json:"retry_after_seconds,omitempty"`
 }
 
 // report prints the outcome and returns its exit code.
@@ -536,7 +537,10 @@ func report(stdout, stderr io.Writer, asJSON bool, n int, err error) int {
 			r.RetryAfterSeconds = d.Seconds()
 		}
 		var pe *middleware.PartialError
-		if errors.As(err, &pe) {
+		switch {
+		case errors.As(err, &pe) && len(pe.FailedTargets) > 0:
+			r.FailedTargets = targetIDs(pe.FailedTargets)
+		case errors.As(err, &pe):
 			r.DeliveredParts, r.MaybeDelivered = &pe.SentParts, pe.MaybeDelivered
 		}
 		b, _ := json.Marshal(r)
@@ -552,7 +556,10 @@ func report(stdout, stderr io.Writer, asJSON bool, n int, err error) int {
 	}
 	fmt.Fprintln(stderr, "imbridge:", visible(err.Error()))
 	var pe *middleware.PartialError
-	if errors.As(err, &pe) {
+	switch {
+	case errors.As(err, &pe) && len(pe.FailedTargets) > 0:
+		fmt.Fprintf(stderr, "imbridge: reached %d target(s); not reached: %s\n", n, strings.Join(targetIDs(pe.FailedTargets), ", "))
+	case errors.As(err, &pe):
 		fmt.Fprintf(stderr, "imbridge: %d message(s) delivered; send the rest with --resume %d", pe.SentParts, pe.SentParts)
 		if pe.MaybeDelivered {
 			fmt.Fprint(stderr, " (the next one may have arrived too: check the chat)")
@@ -563,6 +570,19 @@ func report(stdout, stderr io.Writer, asJSON bool, n int, err error) int {
 		fmt.Fprintf(stderr, "imbridge: retry in %s\n", d.Round(time.Second))
 	}
 	return code
+}
+
+// targetIDs names the targets a push did not reach, with the platform's
+// code, and marks those that may have been reached after all.
+func targetIDs(failed []middleware.TargetFailure) []string {
+	out := make([]string, len(failed))
+	for i, f := range failed {
+		out[i] = fmt.Sprintf("%s (%d)", visible(f.ID), f.Code)
+		if f.MaybeDelivered {
+			out[i] += " (may have been reached)"
+		}
+	}
+	return out
 }
 
 // exitCode maps an error to the exit code and class a script branches on.

@@ -47,3 +47,29 @@ func TestServerTextReachesNoTerminalRaw(t *testing.T) {
 		t.Fatalf("the server's text is not shown: %q", stderr.String())
 	}
 }
+
+// TestPartialTargetsExit8: a TIM push to alice|bob that reaches alice and
+// not bob (an unknown account) is a partial delivery: exit 8, saying who
+// was not reached, never "nothing was sent".
+func TestPartialTargetsExit8(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","MsgKey":"k","ErrorList":[{"To_Account":"bob","ErrorCode":20003}]}`)
+	}))
+	defer srv.Close()
+	raw := "tim://administrator:f845e205c489c6a10eac86e8125eb36d@1400000000?base=" + url.QueryEscape(srv.URL)
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"send", "--url", raw, "--user", "alice|bob", "--json", "hi"}, nil, &stdout, &stderr)
+	if code != exitPartial {
+		t.Fatalf("exit %d, want %d: %s %s", code, exitPartial, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), `"sent":1`) || !strings.Contains(stdout.String(), `"failed_targets":["bob (20003)"]`) {
+		t.Fatalf("JSON does not say who was reached: %s", stdout.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	run(context.Background(), []string{"send", "--url", raw, "--user", "alice|bob", "hi"}, nil, &stdout, &stderr)
+	if !strings.Contains(stderr.String(), "not reached: bob (20003)") {
+		t.Fatalf("stderr does not say who was not reached: %q", stderr.String())
+	}
+}
