@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/accounturl"
 )
@@ -24,6 +26,8 @@ type accountFlags struct {
 type urlList []string
 
 func (u *urlList) String() string { return fmt.Sprint(len(*u), " URL(s)") } // never the URLs: they hold secrets
+
+func (u *urlList) Type() string { return "string" }
 
 func (u *urlList) Set(v string) error {
 	*u = append(*u, v)
@@ -145,22 +149,26 @@ func pickIM(accts []accounturl.Parsed, im, account string) (string, error) {
 }
 
 // verify checks the accounts and lists them, secrets redacted.
-func verify(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("verify", stderr)
-	var af accountFlags
-	fs.Var(&af.urls, "url", "a one-off account URL (repeatable)")
-	fs.StringVar(&af.config, "config", "", "the file of accounts")
-	send := fs.String("send", "", "prove each account by sending this text (to --group/--user; a webhook bot's own group otherwise)")
-	group := fs.String("group", "", "with --send: the group to send to (TIM needs a group or a user)")
-	user := fs.String("user", "", "with --send: the user to send to")
-	timeout := fs.Duration("timeout", 30*time.Second, "with --send: how long each send may take")
-	if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
-		if err != nil {
-			return usageCode(err)
-		}
-		fmt.Fprintf(stderr, "imbridge %s: unexpected arguments %q\n", fs.Name()[len("imbridge "):], rest)
-		return exitUsage
-	}
+// verifyFlags are verify's flags.
+type verifyFlags struct {
+	accountFlags
+	send, group, user string
+	timeout           time.Duration
+}
+
+func (v *verifyFlags) register(fs *pflag.FlagSet) {
+	fs.Var(&v.urls, "url", "a one-off account URL (repeatable)")
+	fs.StringVar(&v.config, "config", "", "the file of accounts")
+	fs.StringVar(&v.send, "send", "", "prove each account by sending this text (to --group/--user; a webhook bot's own group otherwise)")
+	fs.StringVar(&v.group, "group", "", "with --send: the group to send to (TIM needs a group or a user)")
+	fs.StringVar(&v.user, "user", "", "with --send: the user to send to")
+	fs.DurationVar(&v.timeout, "timeout", 30*time.Second, "with --send: how long each send may take")
+}
+
+// verify checks the accounts and lists them, secrets redacted; with
+// --send it proves each by sending.
+func verify(v *verifyFlags, stdout, stderr io.Writer) int {
+	af, send, group, user, timeout := v.accountFlags, &v.send, &v.group, &v.user, &v.timeout
 	accts, err := af.load(stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "imbridge:", visible(err.Error()))

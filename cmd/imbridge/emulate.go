@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/imbridge/middleware/imtest"
 	"github.com/imbridge/middleware/timchat"
 )
@@ -18,19 +20,23 @@ import (
 // host on loopback,
 // prints the account URLs that reach them, and logs every message they
 // accept until ctx ends (Ctrl-C).
-func emulate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("emulate", stderr)
-	envFile := fs.String("env-file", "", "also write the URLs to this file, as KEY=VALUE lines (for scripts)")
-	drop := fs.Int("drop-after-read", 0, "process the first N WeCom sends, then drop their connections unanswered (a 'may have been delivered')")
-	rate := fs.Int("wecom-rate", 20, "WeCom messages a minute per chat before 45009 (0: no limit); 20, the SDK's pace and the limit many bots still meet")
-	key := fs.String("wecom-key", "", "the webhook key the WeCom emulator answers to (default: a random one)")
-	if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
-		if err != nil {
-			return usageCode(err)
-		}
-		fmt.Fprintf(stderr, "imbridge %s: unexpected arguments %q\n", fs.Name()[len("imbridge "):], rest)
-		return exitUsage
-	}
+// emulateFlags are emulate's flags.
+type emulateFlags struct {
+	envFile string
+	drop    int
+	rate    int
+	key     string
+}
+
+func (e *emulateFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&e.envFile, "env-file", "", "also write the URLs to this file, as KEY=VALUE lines (for scripts)")
+	fs.IntVar(&e.drop, "drop-after-read", 0, "process the first N WeCom sends, then drop their connections unanswered (a 'may have been delivered')")
+	fs.IntVar(&e.rate, "wecom-rate", 20, "WeCom messages a minute per chat before 45009 (0: no limit); 20, the SDK's pace and the limit many bots still meet")
+	fs.StringVar(&e.key, "wecom-key", "", "the webhook key the WeCom emulator answers to (default: a random one)")
+}
+
+func emulate(ctx context.Context, e *emulateFlags, stdout, stderr io.Writer) int {
+	envFile, drop, rate, key := &e.envFile, &e.drop, &e.rate, &e.key
 	wopts := []imtest.WeComOption{imtest.WithWeComRate(*rate)}
 	if *key != "" {
 		wopts = append(wopts, imtest.WithWeComKey(*key))

@@ -8,19 +8,25 @@
 //	imbridge file ./report.csv --group wrkGroup
 //	imbridge emulate
 //
-// Accounts come from --url, else $IMBRIDGE_URL, else the file of
-// --config, $IMBRIDGE_CONFIG or ~/.config/imbridge/accounts ("ID
-// [default] URL" a line). Exit codes say what happened (see exitCode).
+// Accounts come from --url (repeatable), else the file of --config, else
+// $IMBRIDGE_URL, else the file of $IMBRIDGE_CONFIG or
+// ~/.config/imbridge/accounts ("ID [default] [tag:NAME...] URL" a line).
+// Exit codes say what happened (see exitTable). The command line is
+// cobra's: help, --version and completion scripts come with it.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
 func main() {
@@ -43,52 +49,116 @@ const (
 	exitPartial     = 8 // some messages of the push went: their count is printed, --resume sends the rest
 )
 
-const usage = `usage: imbridge COMMAND [flags] [args]
+// exitTable is the exit-code table of the help, as docs/cli.md has it.
+const exitTable = `Exit codes:
+  0  sent
+  1  failed otherwise: the platform refused, the network failed
+  2  usage: the command line is wrong
+  3  bad input (an item, a target, an option; too large; unsupported): nothing sent
+  4  an account or its credentials refused: no account, an unknown or offline one, a wrong key
+  5  rate limited: nothing sent; the delay is printed
+  6  may have been delivered: check the chat before sending again
+  7  the accounts' configuration is wrong or missing
+  8  partly delivered: some targets or messages went; --resume N sends the rest of a split push`
 
-commands:
-  send [TEXT...|-]         push text (stdin with - or a pipe)
-  image|voice|video|file SOURCE
-                           push media: a URL, a path, base64://..., data:...
-  mixed ITEM...            push items in order: text:..., markdown:..., image:SRC, voice:SRC,
-                           video:SRC, file:SRC; or --items FILE.json (autClaw's items, - for stdin)
-  verify                   check the accounts, list them with secrets redacted
-  emulate                  run the WeCom, TIM, DingTalk and Feishu emulators on loopback, log what they accept
-  outbox list|status|resend|drop [ID...]
-                           inspect a Redis outbox's dead letters, resend or drop them
-
-  version                  print the version
-
-run "imbridge COMMAND -h" for a command's flags.
-exit codes: 0 sent, 1 failed, 2 usage, 3 bad input, nothing sent,
-4 account or credentials refused, 5 rate limited, nothing sent,
-6 may have been delivered, 7 configuration, 8 partly delivered (--resume N sends the rest)
-`
-
-// run is the whole command, for tests to drive in process.
+// run is the whole command, for tests to drive in process: a cobra tree
+// built anew for each run, so that no flag keeps a value between runs.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	code := exitOK
+	root := newRoot(&code, stdin, stdout, stderr)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		root.SetOut(stderr)
+		_ = root.Help()
 		return exitUsage
 	}
-	cmd, rest := args[0], args[1:]
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "imbridge:", visible(err.Error()))
+		fmt.Fprintln(stderr, `run "imbridge --help" or "imbridge COMMAND --help" for usage`)
+		if isPush(args[0]) && (slices.Contains(args, "--json")) {
+			// Asked for JSON: a script reads the failure there too.
+			b, _ := json.Marshal(result{Exit: exitUsage, ErrorClass: "usage", Error: visible(err.Error())})
+			fmt.Fprintln(stdout, string(b))
+		}
+		return exitUsage
+	}
+	return code
+}
+
+func isPush(cmd string) bool {
 	switch cmd {
 	case "send", "image", "voice", "video", "file", "mixed":
-		return push(ctx, cmd, rest, stdin, stdout, stderr)
-	case "verify":
-		return verify(rest, stdout, stderr)
-	case "emulate":
-		return emulate(ctx, rest, stdout, stderr)
-	case "outbox":
-		return outboxCmd(ctx, rest, stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return exitOK
-	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, "imbridge", version())
-		return exitOK
+		return true
 	}
-	fmt.Fprintf(stderr, "imbridge: unknown command %q\n\n%s", cmd, usage)
-	return exitUsage
+	return false
+}
+
+// newRoot is the command tree. cobra gives the help of every command,
+// --version, and the completion scripts (imbridge completion bash|zsh|fish).
+func newRoot(code *int, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "imbridge",
+		Short: "Push messages to WeCom, Tencent Cloud IM, DingTalk and Feishu/Lark from a shell; run their emulators",
+		Long: "imbridge pushes messages from a shell, a cron job or a CI step, with the SDK's limits, splitting,\n" +
+			"uploads and errors, and runs the platforms' emulators as a local server.\n\n" + exitTable,
+		Example: `  imbridge emulate &                      # prints WECOM_URL=..., TIM_URL=...
+  imbridge send --url "$WECOM_URL" hello
+  imbridge file --url "$WECOM_URL" ./report.csv --name 日报.csv`,
+		Version:       version(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	for _, c := range []struct{ name, use, short, example string }{
+		{"send", "send [TEXT...|-]", "push text (from the arguments, --text-env, or stdin with - or a pipe)", `  imbridge send --url "$WECOM_URL" "deploy done"
+  echo "nightly report" | imbridge send --account ops`},
+		{"image", "image SOURCE", "push an image: a URL, a path, base64://... or data:...", `  imbridge image --url "$WECOM_URL" ./latency.png`},
+		{"voice", "voice SOURCE", "push a voice message", `  imbridge voice --url "$TIM_URL" --user alice ./note.amr`},
+		{"video", "video SOURCE", "push a video (TIM: with --cover)", `  imbridge video --url "$TIM_URL" --user alice --cover ./thumb.png ./demo.mp4`},
+		{"file", "file SOURCE", "push a file", `  imbridge file --url "$WECOM_URL" ./report.csv --name 日报.csv`},
+		{"mixed", "mixed ITEM...", "push items in order: text:..., markdown:..., image:SRC, voice:SRC, video:SRC, file:SRC; or --items FILE.json", `  imbridge mixed --url "$WECOM_URL" text:Report file:./report.csv`},
+	} {
+		var p pushFlags
+		name := c.name
+		cmd := &cobra.Command{Use: c.use, Short: c.short, Example: c.example, Long: c.short + "\n\n" + exitTable,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				*code = p.run(cmd.Context(), name, args, stdin, stdout, stderr)
+				return nil
+			}}
+		p.register(cmd.Flags(), name)
+		root.AddCommand(cmd)
+	}
+	var v verifyFlags
+	verifyCmd := &cobra.Command{Use: "verify", Args: cobra.NoArgs,
+		Short: "check the accounts and list them, secrets redacted; --send TEXT proves each by sending",
+		RunE: func(*cobra.Command, []string) error {
+			*code = verify(&v, stdout, stderr)
+			return nil
+		}}
+	v.register(verifyCmd.Flags())
+	var e emulateFlags
+	emulateCmd := &cobra.Command{Use: "emulate", Args: cobra.NoArgs,
+		Short: "run the WeCom, TIM, DingTalk and Feishu emulators on loopback and log what they accept",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			*code = emulate(cmd.Context(), &e, stdout, stderr)
+			return nil
+		}}
+	e.register(emulateCmd.Flags())
+	var o outboxFlags
+	outboxC := &cobra.Command{Use: "outbox list|status|resend|drop [ID...]", Long: outboxUsage,
+		Short: "inspect a Redis outbox's dead letters, resend or drop them",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			*code = outboxCmd(cmd.Context(), &o, args, stdout, stderr)
+			return nil
+		}}
+	o.register(outboxC.Flags())
+	versionCmd := &cobra.Command{Use: "version", Short: "print the version", Args: cobra.NoArgs,
+		Run: func(*cobra.Command, []string) { fmt.Fprintln(stdout, "imbridge", version()) }}
+	root.AddCommand(verifyCmd, emulateCmd, outboxC, versionCmd)
+	root.SetVersionTemplate("imbridge {{.Version}}\n")
+	return root
 }
 
 // version is the module's version as the build recorded it: a tag, a

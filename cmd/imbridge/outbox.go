@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/spf13/pflag"
 
 	"github.com/imbridge/middleware/outbox"
 	"github.com/imbridge/middleware/redisstate"
@@ -27,20 +28,25 @@ The outbox is the Redis one of redisstate.NewOutboxStore: --redis (default
 $IMBRIDGE_REDIS) and --prefix name it.
 `
 
-// outbox runs "imbridge outbox": the dead letters of a Redis outbox.
-func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("outbox", stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, outboxUsage); fs.PrintDefaults() }
-	url := fs.String("redis", os.Getenv("IMBRIDGE_REDIS"), "the Redis URL (redis://[user:password@]host:port[/db])")
-	prefix := fs.String("prefix", "imbridge", "the outbox's key prefix (redisstate.WithPrefix)")
-	asJSON := fs.Bool("json", false, "print JSON on stdout")
-	limit := fs.Int("max", 100, "list: at most this many")
-	args, err := parse(fs, args)
-	if err != nil {
-		return usageCode(err)
-	}
+// outboxFlags are the flags of "imbridge outbox".
+type outboxFlags struct {
+	url, prefix string
+	asJSON      bool
+	limit       int
+}
+
+func (o *outboxFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&o.url, "redis", os.Getenv("IMBRIDGE_REDIS"), "the Redis URL (redis://[user:password@]host:port[/db])")
+	fs.StringVar(&o.prefix, "prefix", "imbridge", "the outbox's key prefix (redisstate.WithPrefix)")
+	fs.BoolVar(&o.asJSON, "json", false, "print JSON on stdout")
+	fs.IntVar(&o.limit, "max", 100, "list: at most this many")
+}
+
+// outboxCmd runs "imbridge outbox": the dead letters of a Redis outbox.
+func outboxCmd(ctx context.Context, f *outboxFlags, args []string, stdout, stderr io.Writer) int {
+	url, prefix, asJSON, limit := &f.url, &f.prefix, &f.asJSON, &f.limit
 	if len(args) == 0 || (args[0] != "list" && len(args) < 2) {
-		fs.Usage()
+		fmt.Fprint(stderr, outboxUsage)
 		return exitUsage
 	}
 	if *url == "" {
@@ -111,8 +117,8 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		return code
 	}
-	fmt.Fprintf(stderr, "imbridge outbox: unknown subcommand %q\n", cmd)
-	fs.Usage()
+	fmt.Fprintf(stderr, "imbridge outbox: unknown subcommand %q\n", visible(cmd))
+	fmt.Fprint(stderr, outboxUsage)
 	return exitUsage
 }
 

@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/accounturl"
@@ -19,44 +20,6 @@ import (
 	"github.com/imbridge/middleware/timchat"
 	"github.com/imbridge/middleware/wecom"
 )
-
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("imbridge "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-// usageCode is the exit code of a command line that did not parse: 0 for
-// -h or --help, which asked for the usage, else exitUsage.
-func usageCode(err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	return exitUsage
-}
-
-// parse parses flags wherever they stand among the arguments ("imbridge
-// file ./r.csv --group g" as well as "imbridge file --group g ./r.csv");
-// "--" ends the flags. It returns the positional arguments in order.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos, tail []string
-	for i, a := range args {
-		if a == "--" {
-			args, tail = args[:i], args[i+1:]
-			break
-		}
-	}
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return append(pos, tail...), nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
 
 // pushFlags are the flags of send, the media commands and mixed.
 type pushFlags struct {
@@ -74,7 +37,7 @@ type pushFlags struct {
 	verbose                         bool
 }
 
-func (p *pushFlags) register(fs *flag.FlagSet, cmd string) {
+func (p *pushFlags) register(fs *pflag.FlagSet, cmd string) {
 	fs.Var(&p.urls, "url", "a one-off account URL (wecom://KEY, tim://ADMIN:SECRET@APPID, dingtalk://TOKEN, feishu://HOOK, a webhook URL); repeat it to send to each")
 	fs.StringVar(&p.config, "config", "", "the file of accounts (default $IMBRIDGE_CONFIG or ~/.config/imbridge/accounts)")
 	fs.StringVar(&p.im, "im", "", "the target IM: wecom, tim, dingtalk or feishu (default: the default account's)")
@@ -84,7 +47,7 @@ func (p *pushFlags) register(fs *flag.FlagSet, cmd string) {
 	fs.StringVar(&p.title, "title", "", "the title (TIM's offline-push title; WeCom shows none)")
 	fs.BoolVar(&p.asJSON, "json", false, "print one JSON result on stdout")
 	fs.DurationVar(&p.timeout, "timeout", 30*time.Second, "how long the push may take")
-	fs.BoolVar(&p.verbose, "v", false, "print every request and answer (hosts and codes; never URLs, bodies or secrets), budget wait and upload on stderr")
+	fs.BoolVarP(&p.verbose, "verbose", "v", false, "print every request and answer (hosts and codes; never URLs, bodies or secrets), budget wait and upload on stderr")
 	fs.Var(&p.tags, "tag", "send to every account of the configuration with tag:NAME on its line (repeatable)")
 	fs.BoolVar(&p.dryRun, "dry-run", false, "resolve the account and check the push as it would go, printing what it would send; send nothing")
 	fs.IntVar(&p.resume, "resume", 0, "send the same push again after the N messages an earlier run delivered (exit 8 says N)")
@@ -159,22 +122,8 @@ func (p *pushFlags) options(im string) ([]middleware.Option, error) {
 	return opts, nil
 }
 
-// push runs send, image, voice, video, file and mixed.
-func push(ctx context.Context, cmd string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet(cmd, stderr)
-	var p pushFlags
-	p.register(fs, cmd)
-	raw := args
-	args, err := parse(fs, args)
-	if err != nil {
-		code := usageCode(err)
-		if code != exitOK && (slices.Contains(raw, "--json") || slices.Contains(raw, "-json")) {
-			// Asked for JSON: a script reads the failure there too.
-			b, _ := json.Marshal(result{Exit: code, ErrorClass: "usage", Error: visible(err.Error())})
-			fmt.Fprintln(stdout, string(b))
-		}
-		return code
-	}
+// run runs send, image, voice, video, file and mixed, its flags parsed.
+func (p *pushFlags) run(ctx context.Context, cmd string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	accts, err := p.load(stderr)
 	if err != nil {
 		return report(stdout, stderr, p.asJSON, 0, err)
@@ -195,10 +144,10 @@ func push(ctx context.Context, cmd string, args []string, stdin io.Reader, stdou
 		if accts, err = tagged(accts, p.tags); err != nil {
 			return report(stdout, stderr, p.asJSON, 0, err)
 		}
-		return fanOut(ctx, c, &p, accts, r, stdout, stderr)
+		return fanOut(ctx, c, p, accts, r, stdout, stderr)
 	}
 	if len(p.urls) > 1 {
-		return fanOut(ctx, c, &p, accts, r, stdout, stderr)
+		return fanOut(ctx, c, p, accts, r, stdout, stderr)
 	}
 	im, err := pickIM(accts, p.im, p.account)
 	if err != nil {
