@@ -303,7 +303,9 @@ func TestErrorMapping(t *testing.T) {
 		{80002, middleware.ErrTooLarge, 1},
 		{93000, middleware.ErrTooLarge, 1},
 		{80001, nil, 1},
-		{70016, nil, 1},
+		{70016, middleware.ErrUnauthorized, 1},
+		{70009, middleware.ErrUnauthorized, 1},
+		{70013, middleware.ErrUnauthorized, 1},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.code), func(t *testing.T) {
