@@ -3,6 +3,8 @@ package imtest
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -110,9 +112,57 @@ func NewTIM(opts ...TIMOption) *TIM {
 			})
 		})
 	}
+	mux.HandleFunc("/v4/im_open_login_svc/account_check", func(w http.ResponseWriter, r *http.Request) {
+		t.mu.Lock()
+		t.requests++
+		t.mu.Unlock()
+		t.Faults.serve(w, r, func() []byte { return t.accountCheck(r) }, func(code int) []byte { return timErr(code, "injected") })
+	})
 	t.srv = httptest.NewServer(mux)
 	t.URL = t.srv.URL
 	return t
+}
+
+// accountCheck answers v4/im_open_login_svc/account_check as the REST API
+// does: signed like any call, at most 100 accounts, each Imported or
+// NotImported (every account is imported until AddUsers names some). It
+// sends nothing, so a tool can prove its credentials with it.
+func (t *TIM) accountCheck(r *http.Request) []byte {
+	t.mu.Lock()
+	now := t.now()
+	t.mu.Unlock()
+	if code, info := t.checkQuery(r.URL.Query(), now); code != 0 {
+		return timErr(code, info)
+	}
+	var b struct {
+		CheckItem []struct{ UserID string } `json:"CheckItem"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&b); err != nil || len(b.CheckItem) == 0 || len(b.CheckItem) > 100 {
+		return timErr(90001, "CheckItem must hold 1 to 100 accounts")
+	}
+	type result struct {
+		UserID        string
+		ResultCode    int
+		ResultInfo    string
+		AccountStatus string
+	}
+	out := struct {
+		ActionStatus string
+		ErrorCode    int
+		ErrorInfo    string
+		ResultItem   []result
+	}{ActionStatus: "OK"}
+	t.mu.Lock()
+	for _, c := range b.CheckItem {
+		status := "Imported"
+		if len(t.users) > 0 && !t.users[c.UserID] && c.UserID != t.Admin {
+			status = "NotImported"
+		}
+		out.ResultItem = append(out.ResultItem, result{UserID: c.UserID, AccountStatus: status})
+	}
+	t.mu.Unlock()
+	data, _ := json.Marshal(out)
+	return data
 }
 
 // AddUsers registers imported accounts. Once any is registered, messages to

@@ -1,6 +1,7 @@
 package timchat
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -280,4 +281,23 @@ func (c *Client) redact(err error) error {
 		secrets = append(secrets, cur.sig, cur.prev)
 	}
 	return redact.New(secrets...).Error(err)
+}
+
+// Verify proves the Client's credentials without sending anything: it
+// asks TIM, signed as the admin, whether the admin account is imported
+// (v4/im_open_login_svc/account_check). A wrong SDKAppID, secret key,
+// admin or region is middleware.ErrUnauthorized; an admin TIM does not
+// know is too.
+func (c *Client) Verify(ctx context.Context) error {
+	body := map[string]any{"CheckItem": []map[string]string{{"UserID": c.cfg.Admin}}}
+	r, err := c.post(ctx, "im_open_login_svc/account_check", body, nil)
+	if err != nil {
+		return c.redact(err)
+	}
+	for _, it := range r.ResultItem {
+		if it.UserID == c.cfg.Admin && it.AccountStatus == "Imported" {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: timchat: the admin %q is not an imported account of app %d", middleware.ErrUnauthorized, c.cfg.Admin, c.cfg.SDKAppID)
 }

@@ -30,6 +30,10 @@ type reply struct {
 	MsgKey       string       `json:"MsgKey"`
 	MsgSeq       uint64       `json:"MsgSeq"`
 	TaskID       string       `json:"TaskId"`
+	ResultItem   []struct {
+		UserID        string `json:"UserID"`
+		AccountStatus string `json:"AccountStatus"`
+	} `json:"ResultItem"`
 }
 
 // decodeReply reads an answer whatever its Content-Type. A redirect, and a

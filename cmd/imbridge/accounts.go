@@ -182,10 +182,43 @@ func verify(v *verifyFlags, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%-12s %-6s %s%s  [%s]\n", a.ID, a.IM, a.Redacted, def, a.Source)
 	}
 	if *send == "" {
-		fmt.Fprintf(stdout, "%d account(s) well formed; nothing was sent, so keys and secrets are unproven: give --send TEXT to prove them\n", len(accts))
-		return exitOK
+		return proveWithoutSending(accts, *timeout, stdout, stderr)
 	}
 	return proveBySending(accts, *send, *group, *user, *timeout, stdout, stderr)
+}
+
+// verifier is a backend that can prove its credentials without sending
+// (timchat: TIM's account_check).
+type verifier interface {
+	Verify(ctx context.Context) error
+}
+
+// proveWithoutSending proves what can be proven without a message: TIM's
+// credentials, with an authenticated call. A webhook bot's key has no
+// such call; for those it says only that the URL is well formed.
+func proveWithoutSending(accts []accounturl.Parsed, timeout time.Duration, stdout, stderr io.Writer) int {
+	worst, unproven := exitOK, 0
+	for _, a := range accts {
+		v, ok := a.Backend.(verifier)
+		if !ok {
+			unproven++
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		err := v.Verify(ctx)
+		cancel()
+		if err != nil {
+			code, _ := exitCode(err)
+			worst = worse(worst, code)
+			fmt.Fprintf(stderr, "imbridge: %s: %s\n", a.ID, visible(err.Error()))
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: credentials accepted (nothing was sent): usable\n", a.ID)
+	}
+	if unproven > 0 {
+		fmt.Fprintf(stdout, "%d account(s) well formed; their platform has no call that proves a key without sending, so nothing was sent and they are unproven: give --send TEXT to prove them\n", unproven)
+	}
+	return worst
 }
 
 // proveBySending sends text from every account: the only proof WeCom's
