@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "imbridge:", visible(err.Error()))
 		fmt.Fprintln(stderr, `run "imbridge --help" or "imbridge COMMAND --help" for usage`)
-		if isPush(args[0]) && (slices.Contains(args, "--json")) {
+		if slices.Contains(args, "--json") {
 			// Asked for JSON: a script reads the failure there too.
 			b, _ := json.Marshal(result{Exit: exitUsage, ErrorClass: "usage", Error: visible(err.Error())})
 			fmt.Fprintln(stdout, string(b))
@@ -86,14 +86,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitUsage
 	}
 	return code
-}
-
-func isPush(cmd string) bool {
-	switch cmd {
-	case "send", "image", "voice", "video", "file", "mixed":
-		return true
-	}
-	return false
 }
 
 // newRoot is the command tree. cobra gives the help of every command,
