@@ -16,7 +16,6 @@ import (
 	"github.com/imbridge/middleware/internal/hook"
 	"github.com/imbridge/middleware/internal/httpx"
 	"github.com/imbridge/middleware/internal/redact"
-	"github.com/imbridge/middleware/internal/retry"
 )
 
 // IM is the name of this platform in Account.IM, APIError.Backend and log
@@ -65,15 +64,8 @@ type Client struct {
 type Option func(*config) error
 
 type config struct {
-	base    string
-	baseSet bool
-	secret  string
-	hc      *http.Client
-	rate    int
-	window  time.Duration
-	limiter middleware.Limiter
-	retry   retry.Policy
-	now     func() time.Time
+	hook.Config
+	rate int
 }
 
 // WithSecret signs every request with the robot's signing secret (the
@@ -81,13 +73,7 @@ type config struct {
 // HMAC-SHA256 signature in the query. Default: unsigned, for robots secured
 // by keywords or an IP allowlist.
 func WithSecret(secret string) Option {
-	return func(c *config) error {
-		if strings.TrimSpace(secret) != secret || secret == "" {
-			return fmt.Errorf("%w: dingtalk: WithSecret: the secret is empty or has spaces around it", middleware.ErrInvalidOption)
-		}
-		c.secret = secret
-		return nil
-	}
+	return func(c *config) error { return c.SetSecret(IM, secret) }
 }
 
 // WithBaseURL sends to another origin (a proxy, a gateway, an emulator)
@@ -95,14 +81,7 @@ func WithSecret(secret string) Option {
 // only: a token in a webhook URL never travels unencrypted unless the
 // origin is named with this option.
 func WithBaseURL(base string) Option {
-	return func(c *config) error {
-		u, err := url.Parse(base)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("%w: dingtalk: WithBaseURL: %q is not an http(s) URL", middleware.ErrInvalidOption, base)
-		}
-		c.base, c.baseSet = strings.TrimRight(base, "/"), true
-		return nil
-	}
+	return func(c *config) error { return c.SetBase(IM, base) }
 }
 
 // WithHTTPClient sends DingTalk requests through hc, which never follows a
@@ -111,7 +90,7 @@ func WithBaseURL(base string) Option {
 // honoured and httpmock.Activate intercepts it.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) error {
-		c.hc = hc
+		c.HC = hc
 		return nil
 	}
 }
@@ -133,49 +112,27 @@ func WithRateLimit(n int) Option {
 // WithRateWindow sets the length of the rate window, for tests against an
 // emulator with a shortened window. Default: a minute, as DingTalk counts.
 func WithRateWindow(d time.Duration) Option {
-	return func(c *config) error {
-		if d <= 0 {
-			return fmt.Errorf("%w: dingtalk: WithRateWindow(%s): must be positive", middleware.ErrInvalidOption, d)
-		}
-		c.window = d
-		return nil
-	}
+	return func(c *config) error { return c.SetWindow(IM, d) }
 }
 
 // WithLimiter keeps the robot's budget in l, such as a Redis limiter that
 // several processes sending to the robot share (package redisstate).
 // Default: a middleware.MemoryLimiter of this Client.
 func WithLimiter(l middleware.Limiter) Option {
-	return func(c *config) error {
-		if l == nil {
-			return fmt.Errorf("%w: dingtalk: WithLimiter(nil): use WithRateLimit(0) to stop pacing", middleware.ErrInvalidOption)
-		}
-		c.limiter = l
-		return nil
-	}
+	return func(c *config) error { return c.SetLimiter(IM, l, "WithRateLimit(0)") }
 }
 
 // WithRetry sets how many attempts a request that provably never left gets
 // (at least 1) and the first backoff, which doubles with jitter. Nothing
 // that may have been posted is retried. Default: 3 attempts, 200 ms.
 func WithRetry(attempts int, backoff time.Duration) Option {
-	return func(c *config) error {
-		p, err := retry.New("dingtalk", attempts, backoff)
-		c.retry = p
-		return err
-	}
+	return func(c *config) error { return c.SetRetry(IM, attempts, backoff) }
 }
 
 // WithClock sets the clock of the signature and the pacer (tests).
 // Default: time.Now.
 func WithClock(now func() time.Time) Option {
-	return func(c *config) error {
-		if now == nil {
-			return fmt.Errorf("%w: dingtalk: WithClock(nil)", middleware.ErrInvalidOption)
-		}
-		c.now = now
-		return nil
-	}
+	return func(c *config) error { return c.SetClock(IM, now) }
 }
 
 // New returns a Client for the robot tokenOrURL: its access token, or the
@@ -186,32 +143,22 @@ func New(tokenOrURL string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := config{base: base, rate: DefaultRateLimit, window: time.Minute,
-		retry: retry.Policy{Attempts: 3, Backoff: 200 * time.Millisecond}, now: time.Now}
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
+	cfg := config{Config: hook.NewConfig(base), rate: DefaultRateLimit}
+	if err := hook.Apply(&cfg, opts); err != nil {
+		return nil, err
 	}
-	if strings.HasPrefix(cfg.base, "http://") && !cfg.baseSet {
-		return nil, errors.New("dingtalk: the webhook URL is http://, so the token would travel unencrypted: use https://, " +
-			"or WithBaseURL for a test server or a gateway you trust")
+	if err := cfg.CheckOrigin("dingtalk", "token"); err != nil {
+		return nil, err
 	}
 	sum := sha256.Sum256([]byte("dingtalk:" + token))
 	scope := "{dingtalk:" + hex.EncodeToString(sum[:8]) + "}" // a Redis Cluster hash tag
-	c := &Client{token: token, secret: cfg.secret, secrets: redact.New(token, cfg.secret), base: cfg.base, now: cfg.now}
-	c.sender = hook.Sender{IM: IM, API: sendPath, Host: httpx.Host(cfg.base), HTTP: httpx.Client(cfg.hc), Retry: cfg.retry,
+	c := &Client{token: token, secret: cfg.Secret, secrets: redact.New(token, cfg.Secret), base: cfg.Base, now: cfg.Now}
+	c.sender = hook.Sender{IM: IM, API: sendPath, Host: httpx.Host(cfg.Base), HTTP: httpx.Client(cfg.HC), Retry: cfg.Retry,
 		Decode: decodeReply}
 	if cfg.rate > 0 {
-		c.sender.Limiter = cfg.limiter
-		if c.sender.Limiter == nil {
-			c.sender.Limiter = middleware.NewMemoryLimiter(cfg.now)
-		}
-		c.sender.Reason = fmt.Sprintf("%d messages per %s per robot", cfg.rate, cfg.window)
-		c.budgets = []middleware.Budget{hook.Budget(scope, "robot", cfg.rate, cfg.window)}
+		c.sender.Limiter = cfg.PacingLimiter()
+		c.sender.Reason = fmt.Sprintf("%d messages per %s per robot", cfg.rate, cfg.Window)
+		c.budgets = []middleware.Budget{hook.Budget(scope, "robot", cfg.rate, cfg.Window)}
 	}
 	return c, nil
 }

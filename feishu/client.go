@@ -15,7 +15,6 @@ import (
 	"github.com/imbridge/middleware/internal/hook"
 	"github.com/imbridge/middleware/internal/httpx"
 	"github.com/imbridge/middleware/internal/redact"
-	"github.com/imbridge/middleware/internal/retry"
 )
 
 // IM is the name of this platform in Account.IM, APIError.Backend and log
@@ -61,28 +60,16 @@ type Client struct {
 type Option func(*config) error
 
 type config struct {
-	base, secret      string
-	baseSet           bool
+	hook.Config
 	appID, appSecret  string
-	hc                *http.Client
 	perMin, perSecond int
-	window            time.Duration
-	limiter           middleware.Limiter
-	retry             retry.Policy
-	now               func() time.Time
 }
 
 // WithSecret signs every request with the bot's signing secret: a
 // timestamp in seconds and a signature in the body. Default: unsigned, for
 // bots secured by keywords or an IP allowlist, or not at all.
 func WithSecret(secret string) Option {
-	return func(c *config) error {
-		if strings.TrimSpace(secret) != secret || secret == "" {
-			return fmt.Errorf("%w: feishu: WithSecret: the secret is empty or has spaces around it", middleware.ErrInvalidOption)
-		}
-		c.secret = secret
-		return nil
-	}
+	return func(c *config) error { return c.SetSecret(IM, secret) }
 }
 
 // WithApp lets the client send images: a custom bot cannot upload, so an
@@ -105,14 +92,7 @@ func WithApp(appID, appSecret string) Option {
 // webhook URL's: LarkBaseURL for Lark, a proxy, a gateway, an emulator.
 // http:// is allowed here only.
 func WithBaseURL(base string) Option {
-	return func(c *config) error {
-		u, err := url.Parse(base)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("%w: feishu: WithBaseURL: %q is not an http(s) URL", middleware.ErrInvalidOption, base)
-		}
-		c.base, c.baseSet = strings.TrimRight(base, "/"), true
-		return nil
-	}
+	return func(c *config) error { return c.SetBase(IM, base) }
 }
 
 // WithHTTPClient sends Feishu requests through hc, which never follows a
@@ -120,7 +100,7 @@ func WithBaseURL(base string) Option {
 // http.DefaultTransport, looked up at each request.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) error {
-		c.hc = hc
+		c.HC = hc
 		return nil
 	}
 }
@@ -143,26 +123,14 @@ func WithRateLimit(perMinute, perSecond int) Option {
 // keeps its share of it), for tests against an emulator with shortened
 // windows. Default: a minute.
 func WithRateWindow(d time.Duration) Option {
-	return func(c *config) error {
-		if d <= 0 {
-			return fmt.Errorf("%w: feishu: WithRateWindow(%s): must be positive", middleware.ErrInvalidOption, d)
-		}
-		c.window = d
-		return nil
-	}
+	return func(c *config) error { return c.SetWindow(IM, d) }
 }
 
 // WithLimiter keeps the bot's budgets in l, such as a Redis limiter that
 // several processes share (package redisstate). Default: a
 // middleware.MemoryLimiter of this Client.
 func WithLimiter(l middleware.Limiter) Option {
-	return func(c *config) error {
-		if l == nil {
-			return fmt.Errorf("%w: feishu: WithLimiter(nil): use WithRateLimit(0, 0) to stop pacing", middleware.ErrInvalidOption)
-		}
-		c.limiter = l
-		return nil
-	}
+	return func(c *config) error { return c.SetLimiter(IM, l, "WithRateLimit(0, 0)") }
 }
 
 // WithRetry sets how many attempts a request that provably never left, or
@@ -170,23 +138,13 @@ func WithLimiter(l middleware.Limiter) Option {
 // jitter. Nothing that may have been posted is retried. Default: 3
 // attempts, 200 ms.
 func WithRetry(attempts int, backoff time.Duration) Option {
-	return func(c *config) error {
-		p, err := retry.New("feishu", attempts, backoff)
-		c.retry = p
-		return err
-	}
+	return func(c *config) error { return c.SetRetry(IM, attempts, backoff) }
 }
 
 // WithClock sets the clock of the signature, the token cache and the pacer
 // (tests). Default: time.Now.
 func WithClock(now func() time.Time) Option {
-	return func(c *config) error {
-		if now == nil {
-			return fmt.Errorf("%w: feishu: WithClock(nil)", middleware.ErrInvalidOption)
-		}
-		c.now = now
-		return nil
-	}
+	return func(c *config) error { return c.SetClock(IM, now) }
 }
 
 // New returns a Client for the bot hookIDOrURL: the hook id (the last
@@ -197,37 +155,27 @@ func New(hookIDOrURL string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := config{base: base, perMin: DefaultRateLimit, perSecond: DefaultSecondRateLimit, window: time.Minute,
-		retry: retry.Policy{Attempts: 3, Backoff: 200 * time.Millisecond}, now: time.Now}
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
+	cfg := config{Config: hook.NewConfig(base), perMin: DefaultRateLimit, perSecond: DefaultSecondRateLimit}
+	if err := hook.Apply(&cfg, opts); err != nil {
+		return nil, err
 	}
-	if strings.HasPrefix(cfg.base, "http://") && !cfg.baseSet {
-		return nil, errors.New("feishu: the webhook URL is http://, so the hook id would travel unencrypted: use https://, " +
-			"or WithBaseURL for a test server or a gateway you trust")
+	if err := cfg.CheckOrigin("feishu", "hook id"); err != nil {
+		return nil, err
 	}
 	sum := sha256.Sum256([]byte("feishu:" + id))
 	scope := "{feishu:" + hex.EncodeToString(sum[:8]) + "}"
-	hc := httpx.Client(cfg.hc)
-	c := &Client{hookID: id, secret: cfg.secret, secrets: redact.New(id, cfg.secret, cfg.appSecret), base: cfg.base, now: cfg.now}
-	c.sender = hook.Sender{IM: IM, API: "/open-apis/bot/v2/hook", Host: httpx.Host(cfg.base), HTTP: hc, Retry: cfg.retry,
+	hc := httpx.Client(cfg.HC)
+	c := &Client{hookID: id, secret: cfg.Secret, secrets: redact.New(id, cfg.Secret, cfg.appSecret), base: cfg.Base, now: cfg.Now}
+	c.sender = hook.Sender{IM: IM, API: "/open-apis/bot/v2/hook", Host: httpx.Host(cfg.Base), HTTP: hc, Retry: cfg.Retry,
 		Decode: decodeReply, WaitOnce: rateWindow}
 	if cfg.perMin > 0 {
-		c.sender.Limiter = cfg.limiter
-		if c.sender.Limiter == nil {
-			c.sender.Limiter = middleware.NewMemoryLimiter(cfg.now)
-		}
-		second := cfg.window / 60
-		c.sender.Reason = fmt.Sprintf("%d messages per %s and %d per %s per bot", cfg.perMin, cfg.window, cfg.perSecond, second)
-		c.budgets = []middleware.Budget{hook.Budget(scope, "minute", cfg.perMin, cfg.window), hook.Budget(scope, "second", cfg.perSecond, second)}
+		c.sender.Limiter = cfg.PacingLimiter()
+		second := cfg.Window / 60
+		c.sender.Reason = fmt.Sprintf("%d messages per %s and %d per %s per bot", cfg.perMin, cfg.Window, cfg.perSecond, second)
+		c.budgets = []middleware.Budget{hook.Budget(scope, "minute", cfg.perMin, cfg.Window), hook.Budget(scope, "second", cfg.perSecond, second)}
 	}
 	if cfg.appID != "" {
-		c.app = newApp(cfg.base, cfg.appID, cfg.appSecret, hc, cfg.retry, cfg.now)
+		c.app = newApp(cfg.Base, cfg.appID, cfg.appSecret, hc, cfg.Retry, cfg.Now)
 	}
 	return c, nil
 }
