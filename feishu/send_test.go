@@ -261,10 +261,13 @@ func TestErrorCodes(t *testing.T) {
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
-// 5 a second: 12 pushes against the emulator's windows, no 11232.
+// 5 a second: 12 pushes against the emulator's windows, no 11232. The
+// windows are the platform's own: a shortened "second" leaves the pacer's
+// margin (a twentieth) a few milliseconds, less than a loaded machine's
+// scheduling jitter, and the test failed now and then under go test ./...
 func TestPacedUnderTheBudget(t *testing.T) {
 	t.Parallel()
-	window := 6 * time.Second // a 100 ms second
+	window := time.Minute
 	emu := imtest.NewFeishu(imtest.WithFeishuRate(100, 5, window))
 	defer emu.Close()
 	b, err := New(emu.HookID, WithBaseURL(emu.URL), WithSecret(emu.Secret), WithRateWindow(window))
