@@ -158,26 +158,26 @@ type prepared struct {
 
 // prepare runs what Do and Check run before any I/O: the options, the
 // targets and items, the account, and the backend's Validator.
-func (c *Client) prepare(ctx context.Context, cl *call) (*prepared, error) {
+func (c *Client) prepare(ctx context.Context, cl *call) (prepared, error) {
 	cfg := newCallConfig(cl.opts)
 	if cfg.err != nil {
-		return nil, cfg.err
+		return prepared{}, cfg.err
 	}
 	msg, err := c.message(cl, cfg)
 	if err != nil {
-		return nil, err
+		return prepared{}, err
 	}
 	acct, err := c.resolve(ctx, cl.imType, cfg.AccountID)
 	if err != nil {
-		return nil, err
+		return prepared{}, err
 	}
 	cl.account, msg.AccountID = acct.ID, acct.ID
 	if v, ok := acct.Backend.(Validator); ok {
 		if err := v.Validate(msg); err != nil {
-			return nil, err
+			return prepared{}, err
 		}
 	}
-	return &prepared{cfg: cfg, msg: msg, acct: acct}, nil
+	return prepared{cfg: cfg, msg: msg, acct: acct}, nil
 }
 
 // message checks the call's targets, title and items without network I/O

@@ -70,8 +70,10 @@ func (c *Client) Validate(msg *middleware.Message) error {
 }
 
 func (c *Client) validate(msg *middleware.Message, o *Options) error {
-	if n := len(batches(msg, o)); msg.Resume < 0 || (msg.Resume > 0 && msg.Resume >= n) {
-		return fmt.Errorf("%w: timchat: resume after %d messages, and the push takes %d", middleware.ErrInvalidOption, msg.Resume, n)
+	if msg.Resume != 0 { // laid out again only to check a resume: send lays them out itself
+		if n := len(batches(msg, o)); msg.Resume < 0 || msg.Resume >= n {
+			return fmt.Errorf("%w: timchat: resume after %d messages, and the push takes %d", middleware.ErrInvalidOption, msg.Resume, n)
+		}
 	}
 	groups, users := msg.Groups(), msg.Users()
 	switch {

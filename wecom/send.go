@@ -69,38 +69,32 @@ func planTarget(msg *middleware.Message, o *Options) (target, error) {
 // of a bad push is sent.
 func (c *Client) Validate(msg *middleware.Message) error {
 	o := readOpts(msg.Extras)
-	steps, t, err := c.plan(msg, &o)
+	steps, _, err := c.plan(msg, &o)
 	if err != nil {
 		return err
 	}
-	_, err = c.parts(msg, &o, steps, t)
+	_, _, err = c.parts(msg, &o, steps)
 	return err
 }
 
-// parts checks what a push's messages may spend: from Resume on, all of
-// them must fit in one window of each budget (they are booked at once,
-// before the first leaves), unless SpreadOverWindows lets them go message
-// by message. It returns the budgets to book, nil when none.
-func (c *Client) parts(msg *middleware.Message, o *Options, steps []step, t target) ([]middleware.Budget, error) {
-	if msg.Resume >= len(steps) {
-		if msg.Resume == 0 {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("%w: wecom: resume after %d messages, and the push takes %d", middleware.ErrInvalidOption, msg.Resume, len(steps))
+// parts checks, without I/O, what a push's messages may spend: from
+// Resume on, all of them must fit in one window of each budget (they are
+// booked at once, before the first leaves), unless SpreadOverWindows lets
+// them go message by message. It returns how many that is, and whether
+// they are booked at once.
+func (c *Client) parts(msg *middleware.Message, o *Options, steps []step) (k int, atOnce bool, err error) {
+	if msg.Resume > 0 && msg.Resume >= len(steps) {
+		return 0, false, fmt.Errorf("%w: wecom: resume after %d messages, and the push takes %d", middleware.ErrInvalidOption, msg.Resume, len(steps))
 	}
-	k := len(steps) - msg.Resume
-	budgets := c.pace.budgets(t.chatID)
-	if c.limiter == nil || len(budgets) == 0 || o.Spread {
-		return nil, nil
+	k = len(steps) - msg.Resume
+	if c.limiter == nil || c.pace.perChat == 0 || o.Spread {
+		return k, false, nil
 	}
-	for i := range budgets {
-		if k > budgets[i].Limit {
-			return nil, fmt.Errorf("%w: wecom: the push takes %d messages, and the budget allows %d per %s: shorten it, or give SpreadOverWindows to send it over several windows",
-				middleware.ErrInvalidItem, k, budgets[i].Limit, c.pace.window)
-		}
-		budgets[i].Sends = k
+	if limit := min(c.pace.perChat, c.pace.perBot); k > limit {
+		return k, false, fmt.Errorf("%w: wecom: the push takes %d messages, and the budget allows %d per %s: shorten it, or give SpreadOverWindows to send it over several windows",
+			middleware.ErrInvalidItem, k, limit, c.pace.window)
 	}
-	return budgets, nil
+	return k, true, nil
 }
 
 // step is one WeCom message of a push.
@@ -359,9 +353,15 @@ func (c *Client) send(ctx context.Context, msg *middleware.Message) (int, error)
 // or none and nothing is sent; the context it returns says so to the
 // requests.
 func (c *Client) bookAll(ctx context.Context, msg *middleware.Message, o *Options, steps []step, t target) (context.Context, error) {
-	budgets, err := c.parts(msg, o, steps, t)
-	if err != nil || budgets == nil {
+	k, atOnce, err := c.parts(msg, o, steps)
+	if err != nil || !atOnce || k <= 1 {
+		// One message books its own slot as its request leaves, as every
+		// message of a push spread over windows does.
 		return ctx, err
+	}
+	budgets := c.pace.budgets(t.chatID)
+	for i := range budgets {
+		budgets[i].Sends = k
 	}
 	if err := middleware.WaitTurn(ctx, c.limiter, IM, c.pace.reason, budgets); err != nil {
 		return ctx, err
@@ -373,10 +373,13 @@ func (c *Client) bookAll(ctx context.Context, msg *middleware.Message, o *Option
 // unreachable fails the push before any message goes out. What it opened
 // is returned even with an error, for the caller to close.
 func (c *Client) openAll(ctx context.Context, msg *middleware.Message, o *Options, steps []step) (map[int]*openedMedia, error) {
-	media := make(map[int]*openedMedia)
+	var media map[int]*openedMedia // nil for a text push: nothing allocated
 	for _, s := range steps {
 		if s.kind != "media" {
 			continue
+		}
+		if media == nil {
+			media = make(map[int]*openedMedia)
 		}
 		om, err := c.openMedia(ctx, msg, s.item)
 		if err != nil {
