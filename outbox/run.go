@@ -28,7 +28,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 	for {
 		// Claim (and renew the claims) when an enqueue woke Run and at
 		// every poll, not after every delivery: a Redis store answers in
-		// a dozen round trips.
+		// one round trip for its leases and one per shard held.
 		if ctx.Err() == nil && (r.woken || time.Since(r.lastClaim) >= o.cfg.poll) {
 			r.claim(ctx)
 		}

@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -142,6 +143,10 @@ type OutboxStore struct {
 	rdb  redis.UniversalClient
 	cfg  config
 	base string
+	// swept is, per shard, when this store last looked for entries a
+	// stale owner left (unix nanos): every poll would cost a round trip a
+	// shard for what a claim timeout makes rare.
+	swept []atomic.Int64
 }
 
 // NewOutboxStore returns an outbox store on rdb. Options: WithPrefix (one
@@ -151,7 +156,7 @@ func NewOutboxStore(ctx context.Context, rdb redis.UniversalClient, opts ...Opti
 	if err != nil {
 		return nil, err
 	}
-	s := &OutboxStore{rdb: rdb, cfg: cfg, base: cfg.prefix + ":outbox:{" + cfg.prefix + "}"}
+	s := &OutboxStore{rdb: rdb, cfg: cfg, base: cfg.prefix + ":outbox:{" + cfg.prefix + "}", swept: make([]atomic.Int64, cfg.shards)}
 	for i := range cfg.shards {
 		if err := s.ensureGroup(ctx, i); err != nil {
 			return nil, err
@@ -313,6 +318,13 @@ func (s *OutboxStore) claimShard(ctx context.Context, worker string, shard int, 
 		s.cleanConsumers(ctx, shard)
 	}
 	var entries []redis.XMessage
+	now := time.Now().UnixNano()
+	if l.status == leaseRenewed && now-s.swept[shard].Load() < int64(s.cfg.claimTimeout/2) {
+		// A held lease: entries go stale only after a claim timeout, so
+		// looking twice per claim timeout finds them soon enough.
+		return s.readNew(ctx, worker, shard, l, max, entries)
+	}
+	s.swept[shard].Store(now)
 	for start := "0-0"; ; {
 		msgs, next, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: s.stream(shard), Group: group, Consumer: worker,
 			MinIdle: minIdle, Start: start, Count: 500}).Result()
@@ -325,6 +337,12 @@ func (s *OutboxStore) claimShard(ctx context.Context, worker string, shard int, 
 		}
 		start = next
 	}
+	return s.readNew(ctx, worker, shard, l, max, entries)
+}
+
+// readNew reads up to max entries new to the shard's group, and loads
+// them with entries.
+func (s *OutboxStore) readNew(ctx context.Context, worker string, shard int, l lease, max int, entries []redis.XMessage) ([]*outbox.Job, error) {
 	if max > 0 {
 		streams, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: worker, Streams: []string{s.stream(shard), ">"},
 			Count: int64(max), Block: -1}).Result()

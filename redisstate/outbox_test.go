@@ -534,3 +534,27 @@ func TestOutboxResumesWithinAPollAfterAnOutage(t *testing.T) {
 		assert.Equal(t, fmt.Sprintf("text %02d", i), tx, "in order")
 	}
 }
+
+// TestIdleClaimRoundTrips: a worker holding every shard, with nothing to
+// deliver, costs one round trip for its leases and one read per shard at
+// each poll; the search for entries a stale owner left runs twice per
+// claim timeout, not at every poll.
+func TestIdleClaimRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr(t)})
+	defer rdb.Close()
+	var cc commandCounter
+	rdb.AddHook(&cc)
+	const shards = 4
+	s, err := NewOutboxStore(ctx, rdb, WithPrefix(prefix(t)), WithShards(shards), WithClaimTimeout(time.Hour))
+	require.NoError(t, err)
+	_, err = s.Claim(ctx, "w", 100) // takes every lease, and looks for what others left
+	require.NoError(t, err)
+	cc.n.Store(0)
+	const polls = 5
+	for range polls {
+		_, err := s.Claim(ctx, "w", 100)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int64(polls*(1+shards)), cc.n.Load(), "the lease script and one XREADGROUP per shard, each poll")
+}
