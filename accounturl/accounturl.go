@@ -381,7 +381,7 @@ func redactedBase(u *url.URL) (out *url.URL, hidden string) {
 		out.Host = "REDACTED"
 	case "tim":
 		_, hasSecret := u.User.Password()
-		if u.User == nil || !hasSecret || !digits(u.Hostname()) || (u.Path != "" && u.Path != "/") {
+		if _, err := strconv.ParseUint(u.Hostname(), 10, 64); u.User == nil || !hasSecret || err != nil || (u.Path != "" && u.Path != "/") {
 			return nil, hidden // tim://SECRET@APP: the secret may be the user name
 		}
 		out.User, out.Host = url.UserPassword(u.User.Username(), "REDACTED"), u.Host
@@ -423,18 +423,6 @@ func schemeOf(raw string) string {
 		}
 	}
 	return scheme + ":"
-}
-
-func digits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // Parsed is an account read from a file or the environment, with the URL
