@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -56,6 +57,7 @@ type DingTalk struct {
 	Faults
 
 	srv      *httptest.Server
+	lis      net.Listener
 	mu       sync.Mutex
 	now      func() time.Time
 	perMin   int
@@ -94,6 +96,10 @@ func WithDingTalkRate(n int, window, block time.Duration) DingTalkOption {
 // window. Default: time.Now.
 func WithDingTalkClock(now func() time.Time) DingTalkOption { return func(d *DingTalk) { d.now = now } }
 
+// WithDingTalkListener serves the emulator on l instead of a random
+// loopback port. Close closes l.
+func WithDingTalkListener(l net.Listener) DingTalkOption { return func(d *DingTalk) { d.lis = l } }
+
 // NewDingTalk starts a DingTalk emulator with a random token and signing
 // secret. Close it when done.
 func NewDingTalk(opts ...DingTalkOption) *DingTalk {
@@ -108,7 +114,7 @@ func NewDingTalk(opts ...DingTalkOption) *DingTalk {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/robot/send", d.handleSend)
-	d.srv = httptest.NewServer(mux)
+	d.srv = serve(mux, d.lis)
 	d.URL = d.srv.URL
 	return d
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -55,6 +56,7 @@ type Feishu struct {
 	Faults
 
 	srv       *httptest.Server
+	lis       net.Listener
 	mu        sync.Mutex
 	now       func() time.Time
 	perMin    int
@@ -99,6 +101,10 @@ func WithFeishuTokenTTL(d time.Duration) FeishuOption { return func(f *Feishu) {
 // windows. Default: time.Now.
 func WithFeishuClock(now func() time.Time) FeishuOption { return func(f *Feishu) { f.now = now } }
 
+// WithFeishuListener serves the emulator on l instead of a random
+// loopback port. Close closes l.
+func WithFeishuListener(l net.Listener) FeishuOption { return func(f *Feishu) { f.lis = l } }
+
 // NewFeishu starts a Feishu emulator with a random hook id, signing secret
 // and app. Close it when done.
 func NewFeishu(opts ...FeishuOption) *Feishu {
@@ -118,7 +124,7 @@ func NewFeishu(opts ...FeishuOption) *Feishu {
 	mux.HandleFunc("/open-apis/bot/v2/hook/", f.handleHook)
 	mux.HandleFunc("/open-apis/auth/v3/tenant_access_token/internal", f.handleToken)
 	mux.HandleFunc("/open-apis/im/v1/images", f.handleUpload)
-	f.srv = httptest.NewServer(mux)
+	f.srv = serve(mux, f.lis)
 	f.URL = f.srv.URL
 	return f
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -25,6 +26,7 @@ type MediaHost struct {
 	URL string
 
 	srv   *httptest.Server
+	lis   net.Listener
 	mu    sync.Mutex
 	files map[string]hostedFile
 	gets  int
@@ -35,10 +37,20 @@ type hostedFile struct {
 	data []byte
 }
 
+// MediaHostOption configures NewMediaHost.
+type MediaHostOption func(*MediaHost)
+
+// WithMediaHostListener serves the host on l instead of a random loopback
+// port. Close closes l.
+func WithMediaHostListener(l net.Listener) MediaHostOption { return func(h *MediaHost) { h.lis = l } }
+
 // NewMediaHost starts a media host. Close it when done.
-func NewMediaHost() *MediaHost {
+func NewMediaHost(opts ...MediaHostOption) *MediaHost {
 	h := &MediaHost{files: map[string]hostedFile{}}
-	h.srv = httptest.NewServer(http.HandlerFunc(h.serve))
+	for _, o := range opts {
+		o(h)
+	}
+	h.srv = serve(http.HandlerFunc(h.serve), h.lis)
 	h.URL = h.srv.URL
 	return h
 }

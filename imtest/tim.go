@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -53,6 +54,7 @@ type TIM struct {
 	Faults
 
 	srv      *httptest.Server
+	lis      net.Listener
 	mu       sync.Mutex
 	now      func() time.Time
 	msgs     []TIMMessage
@@ -82,6 +84,10 @@ func WithTIMApp(sdkAppID uint64, secretKey, admin string) TIMOption {
 // WithTIMClock sets the clock that checks usersig expiry, dedup windows
 // and push spacing. Default: time.Now.
 func WithTIMClock(now func() time.Time) TIMOption { return func(t *TIM) { t.now = now } }
+
+// WithTIMListener serves the emulator on l instead of a random loopback
+// port. Close closes l.
+func WithTIMListener(l net.Listener) TIMOption { return func(t *TIM) { t.lis = l } }
 
 // WithTIMRecording(false) stops keeping accepted messages and dedup keys,
 // so a long benchmark does not grow the heap. Default: on.
@@ -118,7 +124,7 @@ func NewTIM(opts ...TIMOption) *TIM {
 		t.mu.Unlock()
 		t.Faults.serve(w, r, func() []byte { return t.accountCheck(r) }, func(code int) []byte { return timErr(code, "injected") })
 	})
-	t.srv = httptest.NewServer(mux)
+	t.srv = serve(mux, t.lis)
 	t.URL = t.srv.URL
 	return t
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -60,6 +61,7 @@ type WeCom struct {
 	Faults
 
 	srv      *httptest.Server
+	lis      net.Listener
 	seed     maphash.Seed
 	mu       sync.Mutex
 	now      func() time.Time
@@ -94,6 +96,11 @@ func WithWeComWindow(d time.Duration) WeComOption { return func(w *WeCom) { w.wi
 // setup (scripts, a bot's configuration). Default: a random key.
 func WithWeComKey(key string) WeComOption { return func(w *WeCom) { w.Key = key } }
 
+// WithWeComListener serves the emulator on l (a fixed port, for a setup
+// that survives restarts) instead of a random loopback port. Close closes
+// l.
+func WithWeComListener(l net.Listener) WeComOption { return func(w *WeCom) { w.lis = l } }
+
 // WithWeComRecording(false) stops keeping accepted messages, so a long
 // benchmark does not grow the heap. Default: on.
 func WithWeComRecording(on bool) WeComOption { return func(w *WeCom) { w.noRecord = !on } }
@@ -114,7 +121,7 @@ func NewWeCom(opts ...WeComOption) *WeCom {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/cgi-bin/webhook/send", w.handleSend)
 	mux.HandleFunc("/cgi-bin/webhook/upload_media", w.handleUpload)
-	w.srv = httptest.NewServer(mux)
+	w.srv = serve(mux, w.lis)
 	w.URL = w.srv.URL
 	return w
 }

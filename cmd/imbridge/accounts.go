@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"time"
-
-	"github.com/spf13/pflag"
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/accounturl"
@@ -25,7 +21,13 @@ type accountFlags struct {
 // every one of them.
 type urlList []string
 
-func (u *urlList) String() string { return fmt.Sprint(len(*u), " URL(s)") } // never the URLs: they hold secrets
+// String is how many were given, never the values: URLs hold secrets.
+func (u *urlList) String() string {
+	if len(*u) == 0 {
+		return ""
+	}
+	return fmt.Sprint(len(*u), " given")
+}
 
 func (u *urlList) Type() string { return "string" }
 
@@ -146,101 +148,4 @@ func pickIM(accts []accounturl.Parsed, im, account string) (string, error) {
 		return "", fmt.Errorf("%w: no account %q", middleware.ErrUnknownAccount, account)
 	}
 	return "", fmt.Errorf("%w: several IMs are configured and none is the default: give --im", accounturl.ErrConfig)
-}
-
-// verify checks the accounts and lists them, secrets redacted.
-// verifyFlags are verify's flags.
-type verifyFlags struct {
-	accountFlags
-	send, group, user string
-	timeout           time.Duration
-}
-
-func (v *verifyFlags) register(fs *pflag.FlagSet) {
-	fs.Var(&v.urls, "url", "a one-off account URL (repeatable)")
-	fs.StringVar(&v.config, "config", "", "the file of accounts")
-	fs.StringVar(&v.send, "send", "", "prove each account by sending this text (to --group/--user; a webhook bot's own group otherwise)")
-	fs.StringVar(&v.group, "group", "", "with --send: the group to send to (TIM needs a group or a user)")
-	fs.StringVar(&v.user, "user", "", "with --send: the user to send to")
-	fs.DurationVar(&v.timeout, "timeout", 30*time.Second, "with --send: how long each send may take")
-}
-
-// verify checks the accounts and lists them, secrets redacted; with
-// --send it proves each by sending.
-func verify(v *verifyFlags, stdout, stderr io.Writer) int {
-	af, send, group, user, timeout := v.accountFlags, &v.send, &v.group, &v.user, &v.timeout
-	accts, err := af.load(stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "imbridge:", visible(err.Error()))
-		return exitConfig
-	}
-	for _, a := range accts {
-		def := ""
-		if a.Default {
-			def = " (default)"
-		}
-		fmt.Fprintf(stdout, "%-12s %-6s %s%s  [%s]\n", a.ID, a.IM, a.Redacted, def, a.Source)
-	}
-	if *send == "" {
-		return proveWithoutSending(accts, *timeout, stdout, stderr)
-	}
-	return proveBySending(accts, *send, *group, *user, *timeout, stdout, stderr)
-}
-
-// verifier is a backend that can prove its credentials without sending
-// (timchat: TIM's account_check).
-type verifier interface {
-	Verify(ctx context.Context) error
-}
-
-// proveWithoutSending proves what can be proven without a message: TIM's
-// credentials, with an authenticated call. A webhook bot's key has no
-// such call; for those it says only that the URL is well formed.
-func proveWithoutSending(accts []accounturl.Parsed, timeout time.Duration, stdout, stderr io.Writer) int {
-	worst, unproven := exitOK, 0
-	for _, a := range accts {
-		v, ok := a.Backend.(verifier)
-		if !ok {
-			unproven++
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		err := v.Verify(ctx)
-		cancel()
-		if err != nil {
-			code, _ := exitCode(err)
-			worst = worse(worst, code)
-			fmt.Fprintf(stderr, "imbridge: %s: %s\n", a.ID, visible(err.Error()))
-			continue
-		}
-		fmt.Fprintf(stdout, "%s: credentials accepted (nothing was sent): usable\n", a.ID)
-	}
-	if unproven > 0 {
-		fmt.Fprintf(stdout, "%d account(s) well formed; their platform has no call that proves a key without sending, so nothing was sent and they are unproven: give --send TEXT to prove them\n", unproven)
-	}
-	return worst
-}
-
-// proveBySending sends text from every account: the only proof WeCom's
-// and the webhook bots' keys allow. The exit code is the worst outcome.
-func proveBySending(accts []accounturl.Parsed, text, group, user string, timeout time.Duration, stdout, stderr io.Writer) int {
-	c, err := client(accts)
-	if err != nil {
-		fmt.Fprintln(stderr, "imbridge:", visible(err.Error()))
-		return exitConfig
-	}
-	worst := exitOK
-	for _, a := range accts {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		_, err := c.Push(ctx, a.IM, group, user, "", text, middleware.WithAccountID(a.ID))
-		cancel()
-		code, _ := exitCode(err)
-		worst = worse(worst, code)
-		if err != nil {
-			fmt.Fprintf(stderr, "imbridge: %s: %s\n", a.ID, visible(err.Error()))
-			continue
-		}
-		fmt.Fprintf(stdout, "%s: delivered: usable\n", a.ID)
-	}
-	return worst
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -16,43 +17,90 @@ import (
 	"github.com/imbridge/middleware/timchat"
 )
 
-// emulate runs the WeCom, TIM, DingTalk and Feishu emulators and a media
-// host on loopback,
-// prints the account URLs that reach them, and logs every message they
-// accept until ctx ends (Ctrl-C).
 // emulateFlags are emulate's flags.
 type emulateFlags struct {
-	envFile string
-	drop    int
-	rate    int
-	key     string
+	envFile  string
+	drop     int
+	rate     int
+	key      string
+	port     int
+	secret   string
+	timUsers string
+	timFail  []int
 }
 
 func (e *emulateFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&e.envFile, "env-file", "", "also write the URLs to this file, as KEY=VALUE lines (for scripts)")
-	fs.IntVar(&e.drop, "drop-after-read", 0, "process the first N WeCom sends, then drop their connections unanswered (a 'may have been delivered')")
+	fs.IntVar(&e.drop, "drop-after-read", 0, "process the first N WeCom sends, and the first N TIM requests after any --tim-fail, then drop their connections unanswered (a 'may have been delivered')")
 	fs.IntVar(&e.rate, "wecom-rate", 20, "WeCom messages a minute per chat before 45009 (0: no limit); 20, the SDK's pace and the limit many bots still meet")
 	fs.StringVar(&e.key, "wecom-key", "", "the webhook key the WeCom emulator answers to (default: a random one)")
+	fs.IntVar(&e.port, "port", 0, "listen on fixed loopback ports: WeCom on PORT, TIM on PORT+1, its media host on PORT+2, DingTalk on PORT+3, Feishu on PORT+4 (default: random ports)")
+	fs.StringVar(&e.secret, "tim-secret", "", "the secret key the TIM emulator answers to, with SDKAppID 1400000000 (default: a random app)")
+	fs.StringVar(&e.timUsers, "tim-users", "", "the only TIM user ids the emulator knows, comma-separated; others are refused with 20003 (default: any id)")
+	fs.IntSliceVar(&e.timFail, "tim-fail", nil, "answer the next TIM requests with these error codes, one each, in order (repeatable; 10023: rate limited, 70001: usersig refused)")
 }
 
+// listeners are emulate's five listeners: none (random ports) without
+// --port, else PORT to PORT+4 on loopback, all or nothing.
+// A port out of range is a usage error; one in use fails otherwise.
+func (e *emulateFlags) listeners() ([]net.Listener, int, error) {
+	if e.port == 0 {
+		return make([]net.Listener, 5), exitOK, nil
+	}
+	if e.port < 1 || e.port > 65535-4 {
+		return nil, exitUsage, fmt.Errorf("--port %d: a port from 1 to 65531 (five in a row are used)", e.port)
+	}
+	out := make([]net.Listener, 0, 5)
+	for i := range 5 {
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(e.port+i)))
+		if err != nil {
+			for _, o := range out {
+				_ = o.Close()
+			}
+			return nil, exitFailed, fmt.Errorf("--port %d: %w", e.port, err)
+		}
+		out = append(out, l)
+	}
+	return out, exitOK, nil
+}
+
+// emulate runs the WeCom, TIM, DingTalk and Feishu emulators and a media
+// host on loopback, prints the account URLs that reach them, and logs
+// every message they accept until ctx ends (Ctrl-C).
 func emulate(ctx context.Context, e *emulateFlags, stdout, stderr io.Writer) int {
 	envFile, drop, rate, key := &e.envFile, &e.drop, &e.rate, &e.key
-	wopts := []imtest.WeComOption{imtest.WithWeComRate(*rate)}
+	ls, code, err := e.listeners()
+	if err != nil {
+		fmt.Fprintln(stderr, "imbridge emulate:", err)
+		return code
+	}
+	wopts := []imtest.WeComOption{imtest.WithWeComRate(*rate), imtest.WithWeComListener(ls[0])}
 	if *key != "" {
 		wopts = append(wopts, imtest.WithWeComKey(*key))
 	}
 	wc := imtest.NewWeCom(wopts...)
 	defer wc.Close()
-	tim := imtest.NewTIM()
+	topts := []imtest.TIMOption{imtest.WithTIMListener(ls[1])}
+	if e.secret != "" {
+		topts = append(topts, imtest.WithTIMApp(1400000000, e.secret, "administrator"))
+	}
+	tim := imtest.NewTIM(topts...)
 	defer tim.Close()
-	host := imtest.NewMediaHost()
+	host := imtest.NewMediaHost(imtest.WithMediaHostListener(ls[2]))
 	defer host.Close()
-	dt := imtest.NewDingTalk()
+	dt := imtest.NewDingTalk(imtest.WithDingTalkListener(ls[3]))
 	defer dt.Close()
-	fsu := imtest.NewFeishu()
+	fsu := imtest.NewFeishu(imtest.WithFeishuListener(ls[4]))
 	defer fsu.Close()
+	if e.timUsers != "" {
+		tim.AddUsers(strings.Split(e.timUsers, ",")...)
+	}
+	for _, code := range e.timFail {
+		tim.Faults.FailNext(1, code)
+	}
 	if *drop > 0 {
 		wc.DropAfterRead(*drop)
+		tim.Faults.DropAfterRead(*drop)
 	}
 	env := []string{
 		"WECOM_URL=wecom://" + wc.Key + "?base=" + url.QueryEscape(wc.URL),

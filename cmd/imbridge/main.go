@@ -17,7 +17,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -76,12 +75,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitUsage
 	}
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(stderr, "imbridge:", visible(err.Error()))
+		fmt.Fprintln(stderr, "imbridge:", say(err))
 		fmt.Fprintln(stderr, `run "imbridge --help" or "imbridge COMMAND --help" for usage`)
 		if slices.Contains(args, "--json") {
 			// Asked for JSON: a script reads the failure there too.
-			b, _ := json.Marshal(result{Exit: exitUsage, ErrorClass: "usage", Error: visible(err.Error())})
-			fmt.Fprintln(stdout, string(b))
+			printJSON(stdout, result{Exit: exitUsage, ErrorClass: "usage", Error: say(err)})
 		}
 		return exitUsage
 	}

@@ -3,7 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"math/rand/v2"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +43,29 @@ func TestScripts(t *testing.T) {
 					time.Sleep(20 * time.Millisecond)
 				}
 				ts.Fatalf("%s did not appear", args[0])
+			},
+			// freeports VAR: set VAR to the first of five free loopback
+			// ports in a row, for emulate --port.
+			"freeports": func(ts *testscript.TestScript, neg bool, args []string) {
+				for try := 0; try < 50; try++ {
+					base := 20000 + rand.IntN(40000)
+					var ls []net.Listener
+					for i := range 5 {
+						l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(base+i)))
+						if err != nil {
+							break
+						}
+						ls = append(ls, l)
+					}
+					for _, l := range ls {
+						_ = l.Close()
+					}
+					if len(ls) == 5 {
+						ts.Setenv(args[0], strconv.Itoa(base))
+						return
+					}
+				}
+				ts.Fatalf("no five free ports in a row")
 			},
 			// envfile FILE: set the KEY=VALUE lines of FILE in the environment.
 			"envfile": func(ts *testscript.TestScript, neg bool, args []string) {

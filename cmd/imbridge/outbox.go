@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -87,7 +86,7 @@ func outboxCmd(ctx context.Context, f *outboxFlags, args []string, stdout, stder
 		for _, id := range ids {
 			s, err := in.Job(ctx, id)
 			if err != nil {
-				fmt.Fprintf(stderr, "imbridge outbox: %s: %s\n", visible(id), visible(err.Error()))
+				fmt.Fprintf(stderr, "imbridge outbox: %s: %s\n", visible(id), say(err))
 				code = exitFailed
 				if errors.Is(err, outbox.ErrJobNotFound) {
 					code = exitBadInput
@@ -106,7 +105,7 @@ func outboxCmd(ctx context.Context, f *outboxFlags, args []string, stdout, stder
 		code := exitOK
 		for _, id := range ids {
 			if err := do(ctx, id); err != nil {
-				fmt.Fprintf(stderr, "imbridge outbox: %s %s: %s\n", cmd, visible(id), visible(err.Error()))
+				fmt.Fprintf(stderr, "imbridge outbox: %s %s: %s\n", cmd, visible(id), say(err))
 				code = exitFailed
 				if errors.Is(err, outbox.ErrJobNotFound) || errors.Is(err, outbox.ErrNotDeadLetter) {
 					code = exitBadInput
@@ -164,9 +163,8 @@ func (v jobView) target() string {
 // printJobs prints jobs as a table, or as JSON lines.
 func printJobs(w io.Writer, jobs []outbox.JobInfo, asJSON bool) {
 	if asJSON {
-		enc := json.NewEncoder(w)
 		for _, j := range jobs {
-			_ = enc.Encode(viewOf(j))
+			printJSON(w, viewOf(j))
 		}
 		return
 	}

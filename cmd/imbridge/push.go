@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +69,9 @@ func (p *pushFlags) register(fs *pflag.FlagSet, cmd string) {
 
 // options turns the flags into the SDK's options for im.
 func (p *pushFlags) options(im string) ([]middleware.Option, error) {
+	if p.timeout <= 0 {
+		return nil, fmt.Errorf("%w: --timeout %s: must be positive", middleware.ErrInvalidOption, p.timeout)
+	}
 	opts := []middleware.Option{middleware.WithTimeout(p.timeout)}
 	if p.resume < 0 {
 		return nil, fmt.Errorf("%w: --resume %d: a count of messages delivered", middleware.ErrInvalidOption, p.resume)
@@ -239,7 +241,7 @@ func fanOut(ctx context.Context, c *middleware.Client, p *pushFlags, accts []acc
 		code, class := exitCode(err)
 		one := fanned{Account: a.ID, result: result{Sent: n, Exit: code, ErrorClass: class}}
 		if err != nil {
-			one.Error = visible(err.Error())
+			one.Error = say(err)
 		}
 		all = append(all, one)
 		worst = worse(worst, code)
@@ -254,11 +256,10 @@ func fanOut(ctx context.Context, c *middleware.Client, p *pushFlags, accts []acc
 		}
 	}
 	if p.asJSON {
-		b, _ := json.Marshal(struct {
+		printJSON(stdout, struct {
 			Exit    int      `json:"exit"`
 			Results []fanned `json:"results"`
 		}{worst, all})
-		fmt.Fprintln(stdout, string(b))
 	}
 	return worst
 }
@@ -318,8 +319,7 @@ func dryRun(ctx context.Context, c *middleware.Client, r middleware.Request, std
 		}
 	}
 	if asJSON {
-		b, _ := json.Marshal(pl)
-		fmt.Fprintln(stdout, string(b))
+		printJSON(stdout, pl)
 		return exitOK
 	}
 	what := fmt.Sprintf("%d item(s)", pl.Items)
@@ -480,7 +480,7 @@ func report(stdout, stderr io.Writer, asJSON bool, n int, err error) int {
 	if asJSON {
 		r := result{Sent: n, Exit: code, ErrorClass: class}
 		if err != nil {
-			r.Error = err.Error()
+			r.Error = say(err)
 		}
 		if d, ok := middleware.RetryAfter(err); ok {
 			r.RetryAfterSeconds = d.Seconds()
@@ -492,8 +492,7 @@ func report(stdout, stderr io.Writer, asJSON bool, n int, err error) int {
 		case errors.As(err, &pe):
 			r.DeliveredParts, r.MaybeDelivered = &pe.SentParts, pe.MaybeDelivered
 		}
-		b, _ := json.Marshal(r)
-		fmt.Fprintln(stdout, string(b))
+		printJSON(stdout, r)
 		return code
 	}
 	if err == nil {
@@ -503,7 +502,7 @@ func report(stdout, stderr io.Writer, asJSON bool, n int, err error) int {
 	if n > 0 {
 		fmt.Fprintf(stdout, "sent to %d target(s), then failed\n", n)
 	}
-	fmt.Fprintln(stderr, "imbridge:", visible(err.Error()))
+	fmt.Fprintln(stderr, "imbridge:", say(err))
 	var pe *middleware.PartialError
 	switch {
 	case errors.As(err, &pe) && len(pe.FailedTargets) > 0:
