@@ -53,7 +53,8 @@ var ErrConfig = errors.New("account configuration")
 
 // Parse returns the account id of rawURL describes. Errors show the URL
 // redacted.
-func Parse(id, rawURL string) (middleware.Account, error) {
+func Parse(id, rawURL string, opts ...Option) (middleware.Account, error) {
+	set := settingsOf(opts)
 	u, err := url.Parse(strings.TrimSpace(rawURL))
 	if err != nil {
 		return middleware.Account{}, fmt.Errorf("%w %q: not a URL", ErrConfig, id)
@@ -66,7 +67,7 @@ func Parse(id, rawURL string) (middleware.Account, error) {
 	if err := checkBase(u.Query().Get("base")); err != nil {
 		return middleware.Account{}, fmt.Errorf("%w %q (%s): %w", ErrConfig, id, Redact(rawURL), err)
 	}
-	im, b, err := open(u)
+	im, b, err := open(u, set)
 	if errors.Is(err, errScheme) {
 		return middleware.Account{}, fmt.Errorf("%w %q: %s is not a wecom://, wecombot://, tim://, dingtalk://, feishu://, lark:// or webhook URL", ErrConfig, id, Redact(rawURL))
 	}
@@ -104,12 +105,12 @@ func checkBase(base string) error {
 var errScheme = errors.New("no platform's URL")
 
 // open makes the backend a URL names, and returns its IM.
-func open(u *url.URL) (string, middleware.Backend, error) {
+func open(u *url.URL, set settings) (string, middleware.Backend, error) {
 	var b middleware.Backend
 	var err error
 	switch u.Scheme {
 	case "wecom":
-		b, err = parseWeCom(u.Host, u.Query(), "")
+		b, err = parseWeCom(u.Host, u.Query(), "", set)
 		return wecom.IM, b, err
 	case "wecombot":
 		// apprise's form: wecombot://KEY or wecombot://?key=KEY.
@@ -119,23 +120,23 @@ func open(u *url.URL) (string, middleware.Backend, error) {
 			key = q.Get("key")
 		}
 		q.Del("key")
-		b, err = parseWeCom(key, q, "")
+		b, err = parseWeCom(key, q, "", set)
 		return wecom.IM, b, err
 	case "tim":
-		b, err = parseTIM(u)
+		b, err = parseTIM(u, set)
 		return timchat.IM, b, err
 	case "dingtalk":
-		b, err = parseDingTalk(u.Host, u.Query(), "")
+		b, err = parseDingTalk(u.Host, u.Query(), "", set)
 		return dingtalk.IM, b, err
 	case "feishu", "lark":
 		base := ""
 		if u.Scheme == "lark" {
 			base = feishu.LarkBaseURL
 		}
-		b, err = parseFeishu(u.Host, u.Query(), base)
+		b, err = parseFeishu(u.Host, u.Query(), base, set)
 		return feishu.IM, b, err
 	case "https", "http":
-		return openWebhook(u)
+		return openWebhook(u, set)
 	}
 	return "", nil, errScheme
 }
@@ -143,7 +144,7 @@ func open(u *url.URL) (string, middleware.Backend, error) {
 // openWebhook makes the backend of a platform's own webhook URL. Plain
 // http is refused unless base= names the origin (an emulator, a gateway
 // you trust): it would send the secret unencrypted.
-func openWebhook(u *url.URL) (string, middleware.Backend, error) {
+func openWebhook(u *url.URL, set settings) (string, middleware.Backend, error) {
 	q := u.Query()
 	origin := u.Scheme + "://" + u.Host
 	var im, secret, what string
@@ -170,17 +171,20 @@ func openWebhook(u *url.URL) (string, middleware.Backend, error) {
 	var err error
 	switch im {
 	case wecom.IM:
-		b, err = parseWeCom(secret, q, origin)
+		b, err = parseWeCom(secret, q, origin, set)
 	case dingtalk.IM:
-		b, err = parseDingTalk(secret, q, origin)
+		b, err = parseDingTalk(secret, q, origin, set)
 	default:
-		b, err = parseFeishu(secret, q, origin)
+		b, err = parseFeishu(secret, q, origin, set)
 	}
 	return im, b, err
 }
 
-func parseWeCom(key string, q url.Values, base string) (middleware.Backend, error) {
+func parseWeCom(key string, q url.Values, base string, set settings) (middleware.Backend, error) {
 	var opts []wecom.Option
+	if set.limiter != nil {
+		opts = append(opts, wecom.WithLimiter(set.limiter))
+	}
 	for k := range q {
 		v := q.Get(k)
 		switch k {
@@ -194,6 +198,12 @@ func parseWeCom(key string, q url.Values, base string) (middleware.Backend, erro
 			} else {
 				opts = append(opts, wecom.WithBotRateLimit(n))
 			}
+		case "window":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return nil, fmt.Errorf("window=%q is not a duration", v)
+			}
+			opts = append(opts, wecom.WithRateWindow(d))
 		case "base":
 			base = v
 		case "mentioned_list", "mentioned_mobile_list":
@@ -201,7 +211,7 @@ func parseWeCom(key string, q url.Values, base string) (middleware.Backend, erro
 			// not carry here.
 			return nil, fmt.Errorf("%s (shoutrrr's) is not an account setting here: mention per push (imbridge --mention, wecom.Mention)", k)
 		default:
-			return nil, fmt.Errorf("unknown wecom setting %q (rate, bot_rate, base)", k)
+			return nil, fmt.Errorf("unknown wecom setting %q (rate, bot_rate, window, base)", k)
 		}
 	}
 	if base != "" {
@@ -216,8 +226,11 @@ func parseWeCom(key string, q url.Values, base string) (middleware.Backend, erro
 // feishuHook is the path of a Feishu or Lark webhook before its hook id.
 const feishuHook = "/open-apis/bot/v2/hook/"
 
-func parseDingTalk(token string, q url.Values, base string) (middleware.Backend, error) {
+func parseDingTalk(token string, q url.Values, base string, set settings) (middleware.Backend, error) {
 	var opts []dingtalk.Option
+	if set.limiter != nil {
+		opts = append(opts, dingtalk.WithLimiter(set.limiter))
+	}
 	for k := range q {
 		v := q.Get(k)
 		switch k {
@@ -244,8 +257,11 @@ func parseDingTalk(token string, q url.Values, base string) (middleware.Backend,
 	return dingtalk.New(token, opts...)
 }
 
-func parseFeishu(hookID string, q url.Values, base string) (middleware.Backend, error) {
+func parseFeishu(hookID string, q url.Values, base string, set settings) (middleware.Backend, error) {
 	var opts []feishu.Option
+	if set.limiter != nil {
+		opts = append(opts, feishu.WithLimiter(set.limiter))
+	}
 	appID, appSecret := q.Get("app_id"), q.Get("app_secret")
 	for k := range q {
 		v := q.Get(k)
@@ -281,7 +297,7 @@ func parseFeishu(hookID string, q url.Values, base string) (middleware.Backend, 
 	return feishu.New(hookID, opts...)
 }
 
-func parseTIM(u *url.URL) (middleware.Backend, error) {
+func parseTIM(u *url.URL, set settings) (middleware.Backend, error) {
 	app, err := strconv.ParseUint(u.Hostname(), 10, 64)
 	if err != nil {
 		return nil, errors.New("the host of tim:// is the SDKAppID, a number")
@@ -289,6 +305,9 @@ func parseTIM(u *url.URL) (middleware.Backend, error) {
 	secret, _ := u.User.Password()
 	cfg := timchat.Config{SDKAppID: app, Admin: u.User.Username(), SecretKey: secret}
 	var opts []timchat.Option
+	if set.limiter != nil {
+		opts = append(opts, timchat.WithLimiter(set.limiter))
+	}
 	q := u.Query()
 	for k := range q {
 		v := q.Get(k)
@@ -404,7 +423,7 @@ func redactedBase(u *url.URL) (out *url.URL, hidden string) {
 // safeSetting reports whether a setting's value is never a secret.
 func safeSetting(k string) bool {
 	switch k {
-	case "rate", "bot_rate", "base", "region", "sig_ttl", "app_id", "upload":
+	case "rate", "bot_rate", "window", "base", "region", "sig_ttl", "app_id", "upload":
 		return true
 	}
 	return false
@@ -436,7 +455,7 @@ type Parsed struct {
 
 // ParseFile reads accounts, one a line: "ID [default] [tag:NAME...] URL". Blank lines
 // and lines starting with "#" are skipped. An error names the line.
-func ParseFile(r io.Reader, name string) ([]Parsed, error) {
+func ParseFile(r io.Reader, name string, opts ...Option) ([]Parsed, error) {
 	var out []Parsed
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(r)
@@ -459,7 +478,7 @@ func ParseFile(r io.Reader, name string) ([]Parsed, error) {
 			return nil, fmt.Errorf("%w: %s: account %q again", ErrConfig, where, id)
 		}
 		seen[id] = true
-		a, err := Parse(id, raw)
+		a, err := Parse(id, raw, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}

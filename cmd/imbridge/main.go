@@ -136,6 +136,15 @@ func newRoot(code *int, stdin io.Reader, stdout, stderr io.Writer) *cobra.Comman
 			return nil
 		}}
 	e.register(emulateCmd.Flags())
+	var sf serveFlags
+	serveCmd := &cobra.Command{Use: "serve --config FILE", Args: cobra.NoArgs, Long: serveUsage,
+		Short:   "run the alert gateway: Alertmanager and Grafana webhooks to WeCom and TIM, paced, digested, deduplicated",
+		Example: "  imbridge serve --config gateway.yml",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			*code = serve(cmd.Context(), &sf, stdout, stderr)
+			return nil
+		}}
+	sf.register(serveCmd.Flags())
 	var o outboxFlags
 	outboxC := &cobra.Command{Use: "outbox list|status|resend|drop [ID...]", Long: outboxUsage,
 		Short: "inspect a Redis outbox's dead letters, resend or drop them",
@@ -146,7 +155,7 @@ func newRoot(code *int, stdin io.Reader, stdout, stderr io.Writer) *cobra.Comman
 	o.register(outboxC.Flags())
 	versionCmd := &cobra.Command{Use: "version", Short: "print the version", Args: cobra.NoArgs,
 		Run: func(*cobra.Command, []string) { fmt.Fprintln(stdout, "imbridge", version()) }}
-	root.AddCommand(verifyCmd, emulateCmd, outboxC, versionCmd)
+	root.AddCommand(verifyCmd, emulateCmd, serveCmd, outboxC, versionCmd)
 	root.SetVersionTemplate("imbridge {{.Version}}\n")
 	return root
 }

@@ -1,0 +1,277 @@
+package gateway
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/imbridge/middleware"
+)
+
+// reserveHold is how long a replica holds a notification's key while it
+// queues the notification: a replica that dies meanwhile blocks the
+// copies (answered 503, so retried) this long at most.
+const reserveHold = 15 * time.Second
+
+// Handler is the gateway's HTTP API:
+//
+//	POST /alertmanager/{route}  Alertmanager's webhook (version 4)
+//	POST /grafana/{route}       Grafana's webhook (version 1), signature checked when the route has a secret
+//	POST /send/{route}          {"title","text"} or {"markdown"}
+//	GET  /history/{route}       the route's last notifications and what became of them
+//	GET  /healthz, /readyz      alive; ready (the store answers)
+//	GET  /metrics               Prometheus counters per route
+//
+// 200 means queued durably (or a copy of a notification already queued);
+// 503 means try again (the store is down, the route's queue is full);
+// 4xx means it never will succeed (malformed 400, unauthenticated 401,
+// unknown route 404, too large 413).
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /alertmanager/{route}", s.alert(SourceAlertmanager))
+	mux.HandleFunc("POST /grafana/{route}", s.alert(SourceGrafana))
+	mux.HandleFunc("POST /send/{route}", s.send)
+	mux.HandleFunc("GET /history/{route}", s.history)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		reply(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.m.handler())
+	return mux
+}
+
+// reply writes v as JSON with status.
+func reply(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// refuse answers status with the reason, counted per route.
+func (s *Server) refuse(w http.ResponseWriter, route string, status int, reason string) {
+	s.m.rejected.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	reply(w, status, map[string]string{"error": reason})
+}
+
+// open finds the request's route and checks its token, answering 404 or
+// 401 when it cannot go on.
+func (s *Server) open(w http.ResponseWriter, r *http.Request) (*route, bool) {
+	name := r.PathValue("route")
+	rt, ok := s.routes[name]
+	if !ok {
+		s.refuse(w, "", http.StatusNotFound, "no such route")
+		return nil, false
+	}
+	if rt.Token != "" {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(rt.Token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="imbridge"`)
+			s.refuse(w, name, http.StatusUnauthorized, "missing or wrong bearer token")
+			return nil, false
+		}
+	}
+	return rt, true
+}
+
+// body reads the request body whole, up to max_body: past it the answer
+// is 413, never a cut notification.
+func (s *Server) body(w http.ResponseWriter, r *http.Request, rt *route) ([]byte, bool) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		s.refuse(w, rt.Name, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over max_body (%d bytes)", s.cfg.MaxBody))
+		return nil, false
+	case err != nil:
+		s.refuse(w, rt.Name, http.StatusBadRequest, "body could not be read")
+		return nil, false
+	}
+	return b, true
+}
+
+// alert takes a webhook notification of source.
+func (s *Server) alert(source string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rt, ok := s.open(w, r)
+		if !ok {
+			return
+		}
+		b, ok := s.body(w, r, rt)
+		if !ok {
+			return
+		}
+		if source == SourceGrafana && rt.GrafanaSecret != "" {
+			if err := verifyGrafana(r.Header, b, rt, s.now()); err != nil {
+				s.refuse(w, rt.Name, http.StatusUnauthorized, err.Error())
+				return
+			}
+		}
+		n, err := decodeNotification(source, b)
+		if err != nil {
+			s.refuse(w, rt.Name, http.StatusBadRequest, err.Error())
+			return
+		}
+		s.m.received.WithLabelValues(rt.Name, source).Inc()
+		s.take(r.Context(), w, rt, source, n)
+	}
+}
+
+// take queues notification n of rt once: a copy already queued (by any
+// replica) is answered 200 and not queued again.
+func (s *Server) take(ctx context.Context, w http.ResponseWriter, rt *route, source string, n *Notification) {
+	rec := Record{At: s.now().UTC(), Replica: s.replica, Source: source, Status: n.Status, GroupKey: n.GroupKey}
+	rec.Firing, rec.Resolved = n.counts()
+	if !rt.SendResolved() {
+		if n = n.withoutResolved(); n == nil {
+			s.m.skipped.WithLabelValues(rt.Name).Inc()
+			rec.Outcome = OutcomeSkipped
+			s.record(ctx, rt, rec)
+			reply(w, http.StatusOK, rec)
+			return
+		}
+	}
+	if s.watch.waiting(rt.Name) >= s.cfg.QueueLimit {
+		s.refuse(w, rt.Name, http.StatusServiceUnavailable, fmt.Sprintf("the route's queue is full (queue_limit %d)", s.cfg.QueueLimit))
+		return
+	}
+	key, token := n.dedupKey(rt.Name, source), randomHex(8)
+	held, err := s.marks.Reserve(ctx, key, token, reserveHold)
+	switch {
+	case err != nil:
+		s.log.Error("gateway: dedup store", slog.String("route", rt.Name), slog.String("error", err.Error()))
+		s.refuse(w, rt.Name, http.StatusServiceUnavailable, "the store does not answer")
+		return
+	case held == Pending:
+		s.refuse(w, rt.Name, http.StatusServiceUnavailable, "another replica is queueing this notification")
+		return
+	case held != "":
+		s.m.deduplicated.WithLabelValues(rt.Name).Inc()
+		rec.Outcome, rec.Job = OutcomeDeduplicated, held
+		s.record(ctx, rt, rec)
+		reply(w, http.StatusOK, rec)
+		return
+	}
+	text := s.write(rt, n)
+	rec.Title, _, _ = strings.Cut(text, "\n")
+	id, err := s.box.Enqueue(ctx, rt.request(text, n.Status == StatusFiring))
+	if err != nil {
+		_ = s.marks.Abort(context.WithoutCancel(ctx), key, token)
+		s.enqueueFailed(w, rt, err)
+		return
+	}
+	if ok, err := s.marks.Commit(context.WithoutCancel(ctx), key, token, id, s.cfg.DedupWindow); err != nil || !ok {
+		// Queued all the same: answer 200. A copy arriving now may be
+		// queued too; say so in the log.
+		s.log.Warn("gateway: dedup mark not kept; a copy of this notification may be delivered again",
+			slog.String("route", rt.Name), slog.String("job", id), slog.Any("error", err))
+	}
+	s.queued(ctx, w, rt, rec, id)
+}
+
+// queued counts, records and answers a queued job.
+func (s *Server) queued(ctx context.Context, w http.ResponseWriter, rt *route, rec Record, id string) {
+	s.watch.add(id, rt.Name)
+	s.m.queued.WithLabelValues(rt.Name).Inc()
+	rec.Outcome, rec.Job = OutcomeQueued, id
+	s.record(ctx, rt, rec)
+	reply(w, http.StatusOK, rec)
+}
+
+// enqueueFailed answers an Enqueue error: the SDK's refusal of the push
+// itself (it would never succeed) is 422, anything else 503.
+func (s *Server) enqueueFailed(w http.ResponseWriter, rt *route, err error) {
+	for _, bad := range []error{middleware.ErrInvalidItem, middleware.ErrInvalidTarget, middleware.ErrInvalidOption, middleware.ErrTooLarge, middleware.ErrUnsupported} {
+		if errors.Is(err, bad) {
+			s.log.Error("gateway: push refused", slog.String("route", rt.Name), slog.String("error", err.Error()))
+			s.refuse(w, rt.Name, http.StatusUnprocessableEntity, err.Error())
+			return
+		}
+	}
+	s.log.Error("gateway: queueing failed", slog.String("route", rt.Name), slog.String("error", err.Error()))
+	s.refuse(w, rt.Name, http.StatusServiceUnavailable, "the store does not answer")
+}
+
+// sendBody is POST /send/{route}'s body.
+type sendBody struct {
+	Title    string `json:"title"`
+	Text     string `json:"text"`
+	Markdown string `json:"markdown"`
+}
+
+// send queues a plain message. Each POST is a new message: there is no
+// notification to deduplicate.
+func (s *Server) send(w http.ResponseWriter, r *http.Request) {
+	rt, ok := s.open(w, r)
+	if !ok {
+		return
+	}
+	b, ok := s.body(w, r, rt)
+	if !ok {
+		return
+	}
+	var in sendBody
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		s.refuse(w, rt.Name, http.StatusBadRequest, `want {"title","text"} or {"markdown"}: `+jsonErr(err))
+		return
+	}
+	req, err := rt.plain(in)
+	if err != nil {
+		s.refuse(w, rt.Name, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.m.received.WithLabelValues(rt.Name, SourceSend).Inc()
+	id, err := s.box.Enqueue(r.Context(), req)
+	if err != nil {
+		s.enqueueFailed(w, rt, err)
+		return
+	}
+	rec := Record{At: s.now().UTC(), Replica: s.replica, Source: SourceSend, Title: in.Title}
+	s.queued(r.Context(), w, rt, rec, id)
+}
+
+// plain is the push of a /send body.
+func (rt *route) plain(in sendBody) (middleware.Request, error) {
+	switch {
+	case in.Markdown != "" && (in.Text != "" || in.Title != ""):
+		return middleware.Request{}, errors.New("markdown goes alone: give it, or title and text")
+	case in.Markdown != "":
+		md, ok := markdownOption(rt.im)
+		if !ok {
+			return middleware.Request{}, fmt.Errorf("markdown: %s takes text only", rt.im)
+		}
+		r := rt.request(in.Markdown, false)
+		r.Options = append(r.Options, md)
+		return r, nil
+	case strings.TrimSpace(in.Text) == "":
+		return middleware.Request{}, errors.New("text: empty")
+	case in.Title != "":
+		return rt.request(in.Title+"\n"+in.Text, false), nil
+	}
+	return rt.request(in.Text, false), nil
+}
+
+// readyz answers 200 when the store answers.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.ready(ctx); err != nil {
+			reply(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": "the store does not answer"})
+			return
+		}
+	}
+	reply(w, http.StatusOK, map[string]string{"status": "ready"})
+}
