@@ -157,33 +157,53 @@ func (s *Server) take(ctx context.Context, w http.ResponseWriter, rt *route, sou
 		return
 	case held != "":
 		s.m.deduplicated.WithLabelValues(rt.Name).Inc()
-		rec.Outcome, rec.Job = OutcomeDeduplicated, held
+		rec.Outcome, rec.Jobs = OutcomeDeduplicated, strings.Split(held, ",")
 		s.record(ctx, rt, rec)
 		reply(w, http.StatusOK, rec)
 		return
 	}
 	text := s.write(rt, n)
 	rec.Title, _, _ = strings.Cut(text, "\n")
-	id, err := s.box.Enqueue(ctx, rt.request(text, n.Status == StatusFiring))
+	// Parts queued by an earlier try of this notification (it failed
+	// part-way, and the sender retried) have the same keys: found, not
+	// queued again. The window's number keeps a reminder Alertmanager
+	// repeats hours later from matching them.
+	bucket := s.now().UnixNano() / int64(s.cfg.DedupWindow)
+	ids, err := s.enqueue(ctx, rt.requests(text, n.Status == StatusFiring, fmt.Sprintf("%s|%d", key, bucket)))
 	if err != nil {
 		_ = s.marks.Abort(context.WithoutCancel(ctx), key, token)
 		s.enqueueFailed(w, rt, err)
 		return
 	}
-	if ok, err := s.marks.Commit(context.WithoutCancel(ctx), key, token, id, s.cfg.DedupWindow); err != nil || !ok {
+	if ok, err := s.marks.Commit(context.WithoutCancel(ctx), key, token, strings.Join(ids, ","), s.cfg.DedupWindow); err != nil || !ok {
 		// Queued all the same: answer 200. A copy arriving now may be
 		// queued too; say so in the log.
 		s.log.Warn("gateway: dedup mark not kept; a copy of this notification may be delivered again",
-			slog.String("route", rt.Name), slog.String("job", id), slog.Any("error", err))
+			slog.String("route", rt.Name), slog.String("job", ids[0]), slog.Any("error", err))
 	}
-	s.queued(ctx, w, rt, rec, id)
+	s.queued(ctx, w, rt, rec, ids)
+}
+
+// enqueue queues the requests in order and returns their job ids.
+func (s *Server) enqueue(ctx context.Context, reqs []middleware.Request) ([]string, error) {
+	ids := make([]string, 0, len(reqs))
+	for _, r := range reqs {
+		id, err := s.box.Enqueue(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }
 
 // queued counts, records and answers a queued job.
-func (s *Server) queued(ctx context.Context, w http.ResponseWriter, rt *route, rec Record, id string) {
-	s.watch.add(id, rt.Name)
+func (s *Server) queued(ctx context.Context, w http.ResponseWriter, rt *route, rec Record, ids []string) {
+	for _, id := range ids {
+		s.watch.add(id, rt.Name)
+	}
 	s.m.queued.WithLabelValues(rt.Name).Inc()
-	rec.Outcome, rec.Job = OutcomeQueued, id
+	rec.Outcome, rec.Jobs = OutcomeQueued, ids
 	s.record(ctx, rt, rec)
 	reply(w, http.StatusOK, rec)
 }
@@ -227,40 +247,44 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, rt.Name, http.StatusBadRequest, `want {"title","text"} or {"markdown"}: `+jsonErr(err))
 		return
 	}
-	req, err := rt.plain(in)
+	reqs, err := rt.plain(in)
 	if err != nil {
 		s.refuse(w, rt.Name, http.StatusBadRequest, err.Error())
 		return
 	}
 	s.m.received.WithLabelValues(rt.Name, SourceSend).Inc()
-	id, err := s.box.Enqueue(r.Context(), req)
+	ids, err := s.enqueue(r.Context(), reqs)
 	if err != nil {
 		s.enqueueFailed(w, rt, err)
 		return
 	}
 	rec := Record{At: s.now().UTC(), Replica: s.replica, Source: SourceSend, Title: in.Title}
-	s.queued(r.Context(), w, rt, rec, id)
+	s.queued(r.Context(), w, rt, rec, ids)
 }
 
-// plain is the push of a /send body.
-func (rt *route) plain(in sendBody) (middleware.Request, error) {
+// plain is the pushes of a /send body: its text (after its title), or its
+// markdown, split into marked parts when longer than one message.
+func (rt *route) plain(in sendBody) ([]middleware.Request, error) {
+	base := randomHex(8) // a new message: keys of its own
 	switch {
 	case in.Markdown != "" && (in.Text != "" || in.Title != ""):
-		return middleware.Request{}, errors.New("markdown goes alone: give it, or title and text")
+		return nil, errors.New("markdown goes alone: give it, or title and text")
 	case in.Markdown != "":
 		md, ok := markdownOption(rt.im)
 		if !ok {
-			return middleware.Request{}, fmt.Errorf("markdown: %s takes text only", rt.im)
+			return nil, fmt.Errorf("markdown: %s takes text only", rt.im)
 		}
-		r := rt.request(in.Markdown, false)
-		r.Options = append(r.Options, md)
-		return r, nil
+		reqs := rt.requests(in.Markdown, false, base)
+		for i := range reqs {
+			reqs[i].Options = append(reqs[i].Options, md)
+		}
+		return reqs, nil
 	case strings.TrimSpace(in.Text) == "":
-		return middleware.Request{}, errors.New("text: empty")
+		return nil, errors.New("text: empty")
 	case in.Title != "":
-		return rt.request(in.Title+"\n"+in.Text, false), nil
+		return rt.requests(in.Title+"\n"+in.Text, false, base), nil
 	}
-	return rt.request(in.Text, false), nil
+	return rt.requests(in.Text, false, base), nil
 }
 
 // readyz answers 200 when the store answers.

@@ -11,6 +11,7 @@ import (
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/dingtalk"
 	"github.com/imbridge/middleware/feishu"
+	"github.com/imbridge/middleware/outbox"
 	"github.com/imbridge/middleware/wecom"
 )
 
@@ -32,9 +33,11 @@ type Record struct {
 	Firing   int       `json:"firing"`
 	Resolved int       `json:"resolved"`
 	Title    string    `json:"title,omitempty"`
-	// Job is the outbox job that delivers it (for a copy: the first's).
-	Job string `json:"job,omitempty"`
-	// Delivery is the job's state when the history was read.
+	// Jobs are the outbox jobs that deliver it, one per part (for a
+	// copy: the first's).
+	Jobs []string `json:"jobs,omitempty"`
+	// Delivery is where its jobs stand when the history was read: the
+	// first that is not sent, else the last.
 	Delivery *Delivery `json:"delivery,omitempty"`
 }
 
@@ -86,21 +89,29 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		if json.Unmarshal(e, &rec) != nil {
 			continue
 		}
-		if rec.Job != "" {
-			rec.Delivery = s.delivery(r.Context(), rec.Job)
+		if len(rec.Jobs) > 0 {
+			rec.Delivery = s.delivery(r.Context(), rec.Jobs)
 		}
 		out = append(out, rec)
 	}
 	reply(w, http.StatusOK, out)
 }
 
-// delivery reads job id's state.
-func (s *Server) delivery(ctx context.Context, id string) *Delivery {
-	st, err := s.box.Status(ctx, id)
-	if err != nil {
-		return &Delivery{State: "unknown"}
+// delivery reads the state of a notification's jobs: the first part
+// that is not sent says where it stands; all sent, the last.
+func (s *Server) delivery(ctx context.Context, ids []string) *Delivery {
+	var d *Delivery
+	for _, id := range ids {
+		st, err := s.box.Status(ctx, id)
+		if err != nil {
+			return &Delivery{State: "unknown"}
+		}
+		d = &Delivery{State: string(st.State), ErrorClass: st.LastErrorClass, Error: st.LastError, Attempts: st.Attempts, Updated: st.Updated}
+		if st.State != outbox.JobSent {
+			return d
+		}
 	}
-	return &Delivery{State: string(st.State), ErrorClass: st.LastErrorClass, Error: st.LastError, Attempts: st.Attempts, Updated: st.Updated}
+	return d
 }
 
 // markdownOption is the option that sends markdown on im.

@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -155,36 +157,39 @@ func (s *Server) openRoute(r Route, ims map[string]string) (*route, error) {
 		}
 		rt.tmpl = t
 	}
-	if _, err := s.client.Check(context.Background(), rt.request("check", true)); err != nil {
+	if _, err := s.client.Check(context.Background(), rt.requests("check", true, "")[0]); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return rt, nil
 }
 
-// request is the push of text on the route: one message, or, for a text
-// longer than one, its marked parts as one push that goes whole or
-// resumes where it stopped (never a part twice).
-func (rt *route) request(text string, firing bool) middleware.Request {
-	r := middleware.Request{IM: rt.im, GroupCode: rt.Group, UserID: strings.Join(rt.Users, "|"),
-		Options: []middleware.Option{middleware.WithAccountID(rt.Account)}}
-	if firing && rt.mention != nil {
-		r.Options = append(r.Options, rt.mention)
-	}
+// requests are the pushes of text on the route: one, or, for a text
+// longer than one message, one per marked part, in order on one lane.
+// Each part carries an idempotency key made from keyBase and its index,
+// so that queueing them again after a failure part-way (the sender
+// retries a 503) adds only the parts that were not queued: the outbox
+// keeps one job per key.
+func (rt *route) requests(text string, firing bool, keyBase string) []middleware.Request {
 	parts := split(text, rt.limit)
-	if len(parts) == 1 {
-		r.Helper, r.Content = middleware.HelperPush, text
-		return r
+	out := make([]middleware.Request, len(parts))
+	for i, p := range parts {
+		r := middleware.Request{Helper: middleware.HelperPush, IM: rt.im, GroupCode: rt.Group, UserID: strings.Join(rt.Users, "|"),
+			Content: p, Options: []middleware.Option{middleware.WithAccountID(rt.Account)}}
+		if firing && rt.mention != nil && i == 0 {
+			r.Options = append(r.Options, rt.mention)
+		}
+		if len(parts) > 1 {
+			r.Options = append(r.Options, middleware.WithIdempotencyKey(partKey(keyBase, i)))
+		}
+		out[i] = r
 	}
-	r.Helper = middleware.HelperMixed
-	for _, p := range parts {
-		r.Items = append(r.Items, middleware.Item{Type: middleware.TextItem, Text: p})
-	}
-	if rt.im == wecom.IM {
-		// A long notification may take more messages than one window of
-		// the chat's budget: they go over several, in order.
-		r.Options = append(r.Options, wecom.SpreadOverWindows())
-	}
-	return r
+	return out
+}
+
+// partKey is the idempotency key of part i of a split notification.
+func partKey(base string, i int) uint64 {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s|part %d", base, i)))
+	return binary.BigEndian.Uint64(sum[:8]) | 1 // never 0, which means none
 }
 
 // write is the message of n on rt: its template's, or the digest. A
