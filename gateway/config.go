@@ -30,6 +30,10 @@ type Config struct {
 	// the history across replicas (redis://HOST:PORT/DB). Without it they
 	// live in this process, and what it queued dies with it.
 	Redis string `yaml:"redis"`
+	// RedisPrefix starts every key the gateway keeps in Redis, so that
+	// gateways (or other users of the SDK) share one Redis apart. Default:
+	// imbridge.
+	RedisPrefix string `yaml:"redis_prefix"`
 	// ClaimTimeout is how long, with Redis, the jobs of a replica that
 	// stopped answering (killed, cut off) wait before another takes them
 	// over. Default: 30s.
@@ -187,6 +191,7 @@ func (c *Config) expand(lookup func(string) (string, bool)) error {
 	}
 	ex("listen", &c.Listen)
 	ex("redis", &c.Redis)
+	ex("redis_prefix", &c.RedisPrefix)
 	ex("timezone", &c.Timezone)
 	for i := range c.Accounts {
 		ex(fmt.Sprintf("accounts[%d]", i), &c.Accounts[i])
@@ -229,6 +234,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.QueueLimit == 0 {
 		c.QueueLimit = DefaultQueueLimit
+	}
+	if c.RedisPrefix == "" {
+		c.RedisPrefix = "imbridge"
 	}
 	if c.ClaimTimeout == 0 {
 		c.ClaimTimeout = DefaultClaimTimeout

@@ -118,11 +118,14 @@ func redisOptions(ctx context.Context, cfg *gateway.Config, log *slog.Logger) ([
 		_ = rdb.Close()
 		return nil, nil, fmt.Errorf("%s does not answer: %w", ro.Addr, err)
 	}
-	shared := []redisstate.Option{redisstate.WithLogger(log)}
+	shared := []redisstate.Option{redisstate.WithLogger(log), redisstate.WithPrefix(cfg.RedisPrefix)}
+	// The budget answers within its own short timeout (a push is never
+	// held by a slow Redis); the queue and the marks may take a second.
 	limiter, err := redisstate.NewLimiter(rdb, shared...)
 	if err != nil {
 		return nil, nil, err
 	}
+	shared = append(shared, redisstate.WithTimeout(time.Second))
 	store, err := redisstate.NewOutboxStore(ctx, rdb, append(shared, redisstate.WithClaimTimeout(cfg.ClaimTimeout))...)
 	if err != nil {
 		return nil, nil, err
