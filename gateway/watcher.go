@@ -69,11 +69,19 @@ func (w *watcher) run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// check reads the state of every followed job once.
+// checkBatch bounds the reads of one check: under a flood of queued jobs
+// the store is asked about a sample (map order is random) each time,
+// not about every job four times a second.
+const checkBatch = 256
+
+// check reads the state of up to checkBatch followed jobs.
 func (w *watcher) check(ctx context.Context) {
 	w.mu.Lock()
-	ids := make(map[string]string, len(w.jobs))
+	ids := make(map[string]string, min(len(w.jobs), checkBatch))
 	for id, r := range w.jobs {
+		if len(ids) == checkBatch {
+			break
+		}
 		ids[id] = r
 	}
 	w.mu.Unlock()

@@ -63,7 +63,10 @@ func (m *Marks) Reserve(ctx context.Context, key, token string, hold time.Durati
 		held = pending
 		return nil
 	})
-	return held, err
+	if err != nil {
+		return "", err // held is the abandoned call's to write: not read
+	}
+	return held, nil
 }
 
 var commitMark = redis.NewScript(`
@@ -80,7 +83,10 @@ func (m *Marks) Commit(ctx context.Context, key, token, value string, window tim
 		ok = n == 1
 		return err
 	})
-	return ok, err
+	if err != nil {
+		return false, err
+	}
+	return ok, nil
 }
 
 var abortMark = redis.NewScript(`
@@ -135,5 +141,8 @@ func (j *Journal) Recent(ctx context.Context, route string, n int) ([][]byte, er
 		}
 		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
