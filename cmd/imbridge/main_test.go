@@ -3,8 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -66,6 +69,24 @@ func TestScripts(t *testing.T) {
 					}
 				}
 				ts.Fatalf("no five free ports in a row")
+			},
+			// post URL BODY: POST BODY (JSON) to URL, retrying while nothing
+			// listens yet; print the status and the answer.
+			"post": func(ts *testscript.TestScript, neg bool, args []string) {
+				var resp *http.Response
+				var err error
+				for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+					resp, err = http.Post(args[0], "application/json", strings.NewReader(args[1]))
+					if err == nil || time.Now().After(deadline) {
+						break
+					}
+				}
+				if err != nil {
+					ts.Fatalf("post: %v", err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				fmt.Fprintf(ts.Stdout(), "%d %s\n", resp.StatusCode, b)
 			},
 			// envfile FILE: set the KEY=VALUE lines of FILE in the environment.
 			"envfile": func(ts *testscript.TestScript, neg bool, args []string) {
