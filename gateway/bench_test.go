@@ -23,21 +23,22 @@ import (
 	"github.com/imbridge/middleware/redisstate"
 )
 
-// benchGateway serves a gateway whose WeCom account is not paced (the
-// edge is measured, not the budget) and whose queue has no practical
-// limit; with redis, its queue, marks and history are on the tests' Redis.
-func benchGateway(b *testing.B, withRedis bool) (string, *imtest.WeCom) {
+// benchGateway serves a gateway whose WeCom account paces to rate a
+// minute per chat (0: not paced) and whose queue has no practical limit;
+// with redis, its budget, queue, marks and history are on the tests'
+// Redis.
+func benchGateway(b *testing.B, withRedis bool, rate int) (string, *imtest.WeCom) {
 	b.Helper()
 	wc := imtest.NewWeCom(imtest.WithWeComRate(0), imtest.WithWeComRecording(false))
 	b.Cleanup(wc.Close)
 	cfg, err := Parse([]byte(fmt.Sprintf(`
 accounts:
-  - ops wecom://%s?base=%s&rate=0
+  - ops wecom://%s?base=%s&rate=%d
 queue_limit: 100000000
 routes:
   - name: ops
     account: ops
-`, wc.Key, url.QueryEscape(wc.URL))))
+`, wc.Key, url.QueryEscape(wc.URL), rate)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -52,7 +53,8 @@ routes:
 		}
 		marks, _ := redisstate.NewMarks(rdb, p)
 		journal, _ := redisstate.NewJournal(rdb, p)
-		opts = append(opts, WithStore(store), WithMarks(marks), WithJournal(journal))
+		limiter, _ := redisstate.NewLimiter(rdb, p)
+		opts = append(opts, WithStore(store), WithMarks(marks), WithJournal(journal), WithLimiter(limiter))
 	}
 	srv, err := New(cfg, append(opts, WithLogger(discard()))...)
 	if err != nil {
@@ -128,7 +130,7 @@ func BenchmarkAccept(b *testing.B) {
 			name = "redis"
 		}
 		b.Run(name, func(b *testing.B) {
-			base, _ := benchGateway(b, withRedis)
+			base, _ := benchGateway(b, withRedis, 0) // the edge, not the budget
 			bs := bodies(b, b.N)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -139,8 +141,9 @@ func BenchmarkAccept(b *testing.B) {
 }
 
 // The time from receipt to delivery, one notification at a time, under
-// the budget (the pacer has room): the POST, the queue, the outbox's
-// pickup and the platform's answer.
+// the budget (the pacer books every message, with room to spare): the
+// POST, the queue, the outbox's pickup, the booking and the platform's
+// answer.
 func BenchmarkReceiptToDelivery(b *testing.B) {
 	for _, withRedis := range []bool{false, true} {
 		name := "memory"
@@ -148,7 +151,7 @@ func BenchmarkReceiptToDelivery(b *testing.B) {
 			name = "redis"
 		}
 		b.Run(name, func(b *testing.B) {
-			base, wc := benchGateway(b, withRedis)
+			base, wc := benchGateway(b, withRedis, 1_000_000)
 			bs := bodies(b, b.N)
 			b.ResetTimer()
 			for i := range b.N {
