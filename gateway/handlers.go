@@ -141,10 +141,6 @@ func (s *Server) take(ctx context.Context, w http.ResponseWriter, rt *route, sou
 			return
 		}
 	}
-	if s.watch.waiting(rt.Name) >= s.cfg.QueueLimit {
-		s.refuse(w, rt.Name, http.StatusServiceUnavailable, fmt.Sprintf("the route's queue is full (queue_limit %d)", s.cfg.QueueLimit))
-		return
-	}
 	key, token := n.dedupKey(rt.Name, source), randomHex(8)
 	held, err := s.marks.Reserve(ctx, key, token, reserveHold)
 	switch {
@@ -160,6 +156,13 @@ func (s *Server) take(ctx context.Context, w http.ResponseWriter, rt *route, sou
 		rec.Outcome, rec.Jobs = OutcomeDeduplicated, strings.Split(held, ",")
 		s.record(ctx, rt, rec)
 		reply(w, http.StatusOK, rec)
+		return
+	}
+	if s.watch.waiting(rt.Name) >= s.cfg.QueueLimit {
+		// A copy of a queued notification was answered above; a new one
+		// waits for room.
+		_ = s.marks.Abort(context.WithoutCancel(ctx), key, token)
+		s.refuse(w, rt.Name, http.StatusServiceUnavailable, fmt.Sprintf("the route's queue is full (queue_limit %d)", s.cfg.QueueLimit))
 		return
 	}
 	text := s.write(rt, n)
