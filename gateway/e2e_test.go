@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -95,8 +96,16 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 	}
 }
 
-func getJSON(url string, v any) (int, error) {
-	resp, err := http.Get(url)
+// getJSON fetches url (with the bearer token, if given) into v.
+func getJSON(url string, v any, token ...string) (int, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	if len(token) > 0 {
+		req.Header.Set("Authorization", "Bearer "+token[0])
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -160,6 +169,14 @@ func TestAlertmanagerHAEndToEnd(t *testing.T) {
 	tim := imtest.NewTIM()
 	defer tim.Close()
 
+	// Alertmanager authenticates with a bearer token read from a file, as
+	// docs/gateway.md shows.
+	token := "e2e-token-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e2eToken.Store(token)
 	gwPorts := []int{freePort(t), freePort(t)}
 	prefix := "e2e-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	var replicas []*proc
@@ -177,15 +194,17 @@ routes:
   - name: ops
     account: ops
     max_alerts: 3
+    token: ${E2E_TOKEN}
   - name: oncall
     account: tim
     users: [alice]
+    token: ${E2E_TOKEN}
 `, port, wc.Key, url.QueryEscape(wc.URL), window, tim.Admin, tim.SDKAppID, url.QueryEscape(tim.URL), redisAddr, prefix)
 		path := filepath.Join(dir, fmt.Sprintf("gw%d.yml", i))
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		replicas = append(replicas, startProc(t, dir, fmt.Sprintf("serve%d", i), imb, []string{"E2E_TIM_SECRET=" + tim.SecretKey},
+		replicas = append(replicas, startProc(t, dir, fmt.Sprintf("serve%d", i), imb, []string{"E2E_TIM_SECRET=" + tim.SecretKey, "E2E_TOKEN=" + token},
 			"serve", "--config", path, "--replica", fmt.Sprintf("replica-%d", i)))
 	}
 	for _, port := range gwPorts {
@@ -208,12 +227,22 @@ receivers:
   - name: gw-ops
     webhook_configs:
       - url: http://127.0.0.1:%[1]d/alertmanager/ops
+        send_resolved: true
+        http_config:
+          authorization: {type: Bearer, credentials_file: %[3]s}
       - url: http://127.0.0.1:%[2]d/alertmanager/ops
+        send_resolved: true
+        http_config:
+          authorization: {type: Bearer, credentials_file: %[3]s}
   - name: gw-tim
     webhook_configs:
       - url: http://127.0.0.1:%[1]d/alertmanager/oncall
+        http_config:
+          authorization: {type: Bearer, credentials_file: %[3]s}
       - url: http://127.0.0.1:%[2]d/alertmanager/oncall
-`, gwPorts[0], gwPorts[1])
+        http_config:
+          authorization: {type: Bearer, credentials_file: %[3]s}
+`, gwPorts[0], gwPorts[1], tokenFile)
 	amPath := filepath.Join(dir, "am.yml")
 	if err := os.WriteFile(amPath, []byte(amCfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -326,8 +355,16 @@ receivers:
 			}
 		}
 	}
+	// Alertmanager's bearer token, read from its file, was taken: no 401.
+	if resp, err := http.Get(survivor + "/metrics"); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), `code="401"`) || !strings.Contains(string(b), "imbridge_gateway_deduplicated_total") {
+			t.Errorf("metrics:\n%s", b)
+		}
+	}
 	var hist []gateway.Record
-	if _, err := getJSON(survivor+"/history/ops?limit=1000", &hist); err != nil {
+	if _, err := getJSON(survivor+"/history/ops?limit=1000", &hist, token); err != nil {
 		t.Fatal(err)
 	}
 	outcomes := map[string]int{}
@@ -348,7 +385,10 @@ func mustZone(t *testing.T) *time.Location {
 	return loc
 }
 
-var histMu sync.Mutex
+var (
+	histMu   sync.Mutex
+	e2eToken atomic.Value // the token of the running end-to-end test's routes
+)
 
 // deadLetter reports whether the notification whose digest starts with
 // header is a dead letter "maybe delivered": a job the killed replica may
@@ -359,7 +399,7 @@ func deadLetter(t *testing.T, gw, header string) bool {
 	histMu.Lock()
 	defer histMu.Unlock()
 	var hist []gateway.Record
-	if _, err := getJSON(gw+"/history/ops?limit=1000", &hist); err != nil {
+	if _, err := getJSON(gw+"/history/ops?limit=1000", &hist, e2eToken.Load().(string)); err != nil {
 		return false
 	}
 	for _, r := range hist {

@@ -123,6 +123,9 @@ func newRoot(code *int, stdin io.Reader, stdout, stderr io.Writer) *cobra.Comman
 	var v verifyFlags
 	verifyCmd := &cobra.Command{Use: "verify", Args: cobra.NoArgs,
 		Short: "check the accounts and list them, secrets redacted; --send TEXT proves each by sending",
+		Example: `  imbridge verify --config ~/.config/imbridge/accounts
+  imbridge verify --url "$TIM_URL" --json          # TIM: proven without sending
+  imbridge verify --url "$WECOM_URL" --send "verify probe"`,
 		RunE: func(*cobra.Command, []string) error {
 			*code = verify(&v, stdout, stderr)
 			return nil
@@ -131,6 +134,9 @@ func newRoot(code *int, stdin io.Reader, stdout, stderr io.Writer) *cobra.Comman
 	var e emulateFlags
 	emulateCmd := &cobra.Command{Use: "emulate", Args: cobra.NoArgs,
 		Short: "run the WeCom, TIM, DingTalk and Feishu emulators on loopback and log what they accept",
+		Example: `  imbridge emulate --env-file emu.env &
+  imbridge emulate --port 19100 --wecom-key 11111111-2222-3333-4444-555555555555   # stable URLs
+  imbridge emulate --tim-users alice --tim-fail 10023 --drop-after-read 1          # rehearse failures`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			*code = emulate(cmd.Context(), &e, stdout, stderr)
 			return nil
@@ -148,15 +154,21 @@ func newRoot(code *int, stdin io.Reader, stdout, stderr io.Writer) *cobra.Comman
 	var o outboxFlags
 	outboxC := &cobra.Command{Use: "outbox list|status|resend|drop [ID...]", Long: outboxUsage,
 		Short: "inspect a Redis outbox's dead letters, resend or drop them",
+		Example: `  imbridge outbox list --redis redis://127.0.0.1:6379/0
+  imbridge outbox resend --redis "$IMBRIDGE_REDIS" 18eca4f68910cdc1-47df4b40`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			*code = outboxCmd(cmd.Context(), &o, args, stdout, stderr)
 			return nil
 		}}
 	o.register(outboxC.Flags())
-	versionCmd := &cobra.Command{Use: "version", Short: "print the version", Args: cobra.NoArgs,
+	versionCmd := &cobra.Command{Use: "version", Short: "print the version", Args: cobra.NoArgs, Example: "  imbridge version",
 		Run: func(*cobra.Command, []string) { fmt.Fprintln(stdout, "imbridge", version()) }}
 	root.AddCommand(verifyCmd, emulateCmd, serveCmd, outboxC, versionCmd)
 	root.SetVersionTemplate("imbridge {{.Version}}\n")
+	root.InitDefaultCompletionCmd()
+	if c, _, err := root.Find([]string{"completion"}); err == nil && c != root {
+		c.Example = "  source <(imbridge completion bash)\n  imbridge completion zsh > \"${fpath[1]}/_imbridge\""
+	}
 	return root
 }
 
