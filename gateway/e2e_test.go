@@ -367,7 +367,7 @@ receivers:
 	if _, err := getJSON(survivor+"/history/ops?limit=1000", &hist, token); err != nil {
 		t.Fatal(err)
 	}
-	outcomes := map[string]int{}
+	outcomes := map[gateway.Outcome]int{}
 	for _, r := range hist {
 		outcomes[r.Outcome]++
 	}

@@ -101,7 +101,7 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request, rt *route) ([]byte
 }
 
 // alert takes a webhook notification of source.
-func (s *Server) alert(source string) http.HandlerFunc {
+func (s *Server) alert(source Source) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rt, ok := s.open(w, r)
 		if !ok {
@@ -122,14 +122,14 @@ func (s *Server) alert(source string) http.HandlerFunc {
 			s.refuse(w, rt.Name, http.StatusBadRequest, err.Error())
 			return
 		}
-		s.m.received.WithLabelValues(rt.Name, source).Inc()
+		s.m.received.WithLabelValues(rt.Name, string(source)).Inc()
 		s.take(r.Context(), w, rt, source, n)
 	}
 }
 
 // take queues notification n of rt once: a copy already queued (by any
 // replica) is answered 200 and not queued again.
-func (s *Server) take(ctx context.Context, w http.ResponseWriter, rt *route, source string, n *Notification) {
+func (s *Server) take(ctx context.Context, w http.ResponseWriter, rt *route, source Source, n *Notification) {
 	rec := Record{At: s.now().UTC(), Replica: s.replica, Source: source, Status: n.Status, GroupKey: n.GroupKey}
 	rec.Firing, rec.Resolved = n.counts()
 	if !rt.SendResolved() {
@@ -255,7 +255,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, rt.Name, http.StatusBadRequest, err.Error())
 		return
 	}
-	s.m.received.WithLabelValues(rt.Name, SourceSend).Inc()
+	s.m.received.WithLabelValues(rt.Name, string(SourceSend)).Inc()
 	ids, err := s.enqueue(r.Context(), reqs)
 	if err != nil {
 		s.enqueueFailed(w, rt, err)

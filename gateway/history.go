@@ -15,19 +15,22 @@ import (
 	"github.com/imbridge/middleware/wecom"
 )
 
-// What became of a notification when it arrived.
+// Outcome is what became of a notification when it arrived.
+type Outcome string
+
+// The outcomes.
 const (
-	OutcomeQueued       = "queued"       // queued: its job delivers it
-	OutcomeDeduplicated = "deduplicated" // a copy of one queued before (Job names that one's job)
-	OutcomeSkipped      = "skipped"      // resolved, on a route with resolved: false
+	OutcomeQueued       Outcome = "queued"       // queued: its jobs deliver it
+	OutcomeDeduplicated Outcome = "deduplicated" // a copy of one queued before (Jobs are that one's)
+	OutcomeSkipped      Outcome = "skipped"      // resolved, on a route with resolved: false
 )
 
 // Record is one notification in a route's history.
 type Record struct {
 	At       time.Time `json:"at"`
 	Replica  string    `json:"replica"`
-	Source   string    `json:"source"`
-	Outcome  string    `json:"outcome"`
+	Source   Source    `json:"source"`
+	Outcome  Outcome   `json:"outcome"`
 	Status   string    `json:"status,omitempty"`
 	GroupKey string    `json:"group_key,omitempty"`
 	Firing   int       `json:"firing"`

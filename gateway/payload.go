@@ -62,16 +62,19 @@ const (
 	StatusResolved = "resolved"
 )
 
-// Sources of a notification.
+// Source is who sent a notification: its endpoint.
+type Source string
+
+// The sources.
 const (
-	SourceAlertmanager = "alertmanager"
-	SourceGrafana      = "grafana"
-	SourceSend         = "send"
+	SourceAlertmanager Source = "alertmanager"
+	SourceGrafana      Source = "grafana"
+	SourceSend         Source = "send"
 )
 
 // decodeNotification reads a notification of source from body, and checks
 // what the gateway relies on.
-func decodeNotification(source string, body []byte) (*Notification, error) {
+func decodeNotification(source Source, body []byte) (*Notification, error) {
 	var n Notification
 	if err := json.Unmarshal(body, &n); err != nil {
 		return nil, fmt.Errorf("%w: not a JSON notification: %s", ErrBadPayload, jsonErr(err))
@@ -138,7 +141,7 @@ func (n *Notification) withoutResolved() *Notification {
 // (by fingerprint; by label set where a sender gives none). Every peer
 // sends the same key for the same notification; externalURL and the
 // body's bytes differ between peers, so they are not in it.
-func (n *Notification) dedupKey(route, source string) string {
+func (n *Notification) dedupKey(route string, source Source) string {
 	var firing, resolved []string
 	for _, a := range n.Alerts {
 		id := a.Fingerprint
@@ -158,7 +161,7 @@ func (n *Notification) dedupKey(route, source string) string {
 		group = labelsID(n.GroupLabels)
 	}
 	h := sha256.New()
-	for _, part := range []string{route, source, group, n.Status, strings.Join(firing, ","), strings.Join(resolved, ",")} {
+	for _, part := range []string{route, string(source), group, n.Status, strings.Join(firing, ","), strings.Join(resolved, ",")} {
 		fmt.Fprintf(h, "%d:%s|", len(part), part)
 	}
 	return hex.EncodeToString(h.Sum(nil))
