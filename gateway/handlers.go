@@ -187,13 +187,14 @@ func (s *Server) take(ctx context.Context, w http.ResponseWriter, rt *route, sou
 	s.queued(ctx, w, rt, rec, ids)
 }
 
-// enqueue queues the requests in order and returns their job ids.
+// enqueue queues the requests in order and returns their job ids: on an
+// error, those of the requests queued before it.
 func (s *Server) enqueue(ctx context.Context, reqs []middleware.Request) ([]string, error) {
 	ids := make([]string, 0, len(reqs))
 	for _, r := range reqs {
 		id, err := s.box.Enqueue(ctx, r)
 		if err != nil {
-			return nil, err
+			return ids, err
 		}
 		ids = append(ids, id)
 	}
@@ -232,8 +233,14 @@ type sendBody struct {
 	Markdown string `json:"markdown"`
 }
 
-// send queues a plain message. Each POST is a new message: there is no
-// notification to deduplicate.
+// IdempotencyKeyHeader names a /send request's idempotency key: the same
+// key on the same route queues the message once, so a retry after an
+// answer that was lost, or after a 503 part-way through a long message,
+// never sends a part twice.
+const IdempotencyKeyHeader = "Idempotency-Key"
+
+// send queues a plain message. Without an Idempotency-Key header each POST
+// is a new message.
 func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	rt, ok := s.open(w, r)
 	if !ok {
@@ -250,13 +257,32 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, rt.Name, http.StatusBadRequest, `want {"title","text"} or {"markdown"}: `+jsonErr(err))
 		return
 	}
-	reqs, err := rt.plain(in)
+	key := r.Header.Get(IdempotencyKeyHeader)
+	if len(key) > 200 {
+		s.refuse(w, rt.Name, http.StatusBadRequest, IdempotencyKeyHeader+": at most 200 characters")
+		return
+	}
+	given := key != ""
+	if !given {
+		key = randomHex(12)
+	}
+	reqs, err := rt.plain(in, "send|"+rt.Name+"|"+key, given)
 	if err != nil {
 		s.refuse(w, rt.Name, http.StatusBadRequest, err.Error())
 		return
 	}
 	s.m.received.WithLabelValues(rt.Name, string(SourceSend)).Inc()
 	ids, err := s.enqueue(r.Context(), reqs)
+	if err != nil && len(ids) > 0 && !given {
+		// Some parts are queued: a retry must not queue them again. Its
+		// parts' keys came from this key; the caller retries with it.
+		s.log.Error("gateway: queueing failed part-way", slog.String("route", rt.Name), slog.Int("queued", len(ids)), slog.String("error", err.Error()))
+		s.m.rejected.WithLabelValues(rt.Name, "503").Inc()
+		w.Header().Set("Retry-After", "1")
+		reply(w, http.StatusServiceUnavailable, map[string]any{"error": "the store stopped answering part-way",
+			"queued_parts": len(ids), "parts": len(reqs), "retry_with_header": IdempotencyKeyHeader + ": " + key})
+		return
+	}
 	if err != nil {
 		s.enqueueFailed(w, rt, err)
 		return
@@ -266,9 +292,18 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 }
 
 // plain is the pushes of a /send body: its text (after its title), or its
-// markdown, split into marked parts when longer than one message.
-func (rt *route) plain(in sendBody) ([]middleware.Request, error) {
-	base := randomHex(8) // a new message: keys of its own
+// markdown, split into marked parts when longer than one message. Parts
+// are keyed from base; with keyed, a message of one part is too.
+func (rt *route) plain(in sendBody, base string, keyed bool) ([]middleware.Request, error) {
+	reqs, err := rt.plainRequests(in, base)
+	if err != nil || !keyed || len(reqs) != 1 {
+		return reqs, err
+	}
+	reqs[0].Options = append(reqs[0].Options, middleware.WithIdempotencyKey(partKey(base, 0)))
+	return reqs, nil
+}
+
+func (rt *route) plainRequests(in sendBody, base string) ([]middleware.Request, error) {
 	switch {
 	case in.Markdown != "" && (in.Text != "" || in.Title != ""):
 		return nil, errors.New("markdown goes alone: give it, or title and text")

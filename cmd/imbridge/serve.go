@@ -38,6 +38,7 @@ sends, to the accounts of its configuration, through a durable outbox.
   POST /alertmanager/ROUTE   Alertmanager webhook_configs (version 4)
   POST /grafana/ROUTE        a Grafana webhook contact point (version 1)
   POST /send/ROUTE           {"title":"...","text":"..."} or {"markdown":"..."}
+                             (an Idempotency-Key header makes a retry safe)
   GET  /history/ROUTE        the last notifications and what became of them
   GET  /healthz /readyz /metrics
 
