@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -78,7 +79,8 @@ type Route struct {
 	Group string `yaml:"group"`
 	// Users are user ids (TIM), as an alternative to Group.
 	Users []string `yaml:"users"`
-	// Template is a Go text/template file that writes a notification;
+	// Template is a Go text/template file that writes a notification
+	// (a relative path is taken from the configuration file's directory);
 	// empty: the built-in digest.
 	Template string `yaml:"template"`
 	// Mentions are who to mention when a notification fires (WeCom
@@ -134,6 +136,13 @@ func Load(path string) (*Config, error) {
 	cfg, err := Parse(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	// A template named by a relative path is beside the configuration,
+	// wherever the gateway was started from.
+	for i := range cfg.Routes {
+		if t := cfg.Routes[i].Template; t != "" && !filepath.IsAbs(t) {
+			cfg.Routes[i].Template = filepath.Join(filepath.Dir(path), t)
+		}
 	}
 	return cfg, nil
 }

@@ -161,3 +161,28 @@ func TestTemplateFailureFallsBack(t *testing.T) {
 		t.Fatalf("%q", ms[0].Content)
 	}
 }
+
+// A relative template path is taken from the configuration's directory.
+func TestLoadTemplateBesideConfig(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "t.tmpl"), []byte("{{ .Status }}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "gw.yml")
+	if err := os.WriteFile(path, []byte(minimal+"    template: t.tmpl\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Routes[0].Template != filepath.Join(dir, "t.tmpl") {
+		t.Fatalf("%s", cfg.Routes[0].Template)
+	}
+	if _, err := New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("a directory: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -256,6 +257,15 @@ func TestGrafanaSignature(t *testing.T) {
 	}
 	if code, b := h.post("/grafana/stamped", body, GrafanaSignatureHeader, sign(now+":", body), "X-Grafana-Timestamp", now); code != 200 {
 		t.Fatalf("signed with timestamp: %d %s", code, b)
+	}
+	// PUT, as a contact point may be set to send.
+	req, _ := http.NewRequest(http.MethodPut, h.url+"/grafana/stamped", bytes.NewReader(body))
+	req.Header.Set(GrafanaSignatureHeader, sign(now+":", body))
+	req.Header.Set("X-Grafana-Timestamp", now)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("PUT: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	// Unsigned on a route without a secret: taken.
 	if code, b := h.post("/grafana/ops", body); code != 200 {

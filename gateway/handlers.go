@@ -24,7 +24,7 @@ const reserveHold = 15 * time.Second
 // Handler is the gateway's HTTP API:
 //
 //	POST /alertmanager/{route}  Alertmanager's webhook (version 4)
-//	POST /grafana/{route}       Grafana's webhook (version 1), signature checked when the route has a secret
+//	POST /grafana/{route}       Grafana's webhook (version 1; PUT too), signature checked when the route has a secret
 //	POST /send/{route}          {"title","text"} or {"markdown"}
 //	GET  /history/{route}       the route's last notifications and what became of them
 //	GET  /healthz, /readyz      alive; ready (the store answers)
@@ -38,6 +38,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /alertmanager/{route}", s.alert(SourceAlertmanager))
 	mux.HandleFunc("POST /grafana/{route}", s.alert(SourceGrafana))
+	mux.HandleFunc("PUT /grafana/{route}", s.alert(SourceGrafana)) // a contact point may be set to PUT
 	mux.HandleFunc("POST /send/{route}", s.send)
 	mux.HandleFunc("GET /history/{route}", s.history)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
