@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -167,7 +166,5 @@ func BenchmarkReceiptToDelivery(b *testing.B) {
 		})
 	}
 }
-
-var _ = os.Getenv
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -422,5 +421,3 @@ func timTexts(tim *imtest.TIM) []string {
 	}
 	return out
 }
-
-var _ = context.Background

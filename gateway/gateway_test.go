@@ -15,8 +15,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/imbridge/middleware/imtest"
 )
 
 const baseConfig = `
@@ -448,5 +446,3 @@ func TestShutdownDelivers(t *testing.T) {
 		t.Fatal("still accepting after shutdown")
 	}
 }
-
-var _ = imtest.NewWeCom
