@@ -18,6 +18,7 @@ routes:
 `
 
 func TestConfigDefaults(t *testing.T) {
+	t.Parallel()
 	cfg, err := Parse([]byte(minimal))
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +85,7 @@ routes:
 // account line that does not parse (without its secret), and a template
 // that does not compile or run (its file and line).
 func TestNewRefuses(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tmpl := filepath.Join(dir, "fails.tmpl")
 	if err := os.WriteFile(tmpl, []byte("ok\n{{ index .Alerts 5 }}\n"), 0o600); err != nil {
@@ -123,6 +125,7 @@ func TestNewRefuses(t *testing.T) {
 // A route's template runs on the notification with the helpers, in the
 // configured zone; its truncation says so.
 func TestTemplate(t *testing.T) {
+	t.Parallel()
 	loc, _ := time.LoadLocation("Asia/Shanghai")
 	tm, err := loadTemplate("testdata/custom.tmpl", loc)
 	if err != nil {
@@ -147,6 +150,7 @@ func TestTemplate(t *testing.T) {
 // A template that fails on a real notification (not on the sample) does
 // not lose it: the digest goes, saying the template failed.
 func TestTemplateFailureFallsBack(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "second.tmpl")
 	if err := os.WriteFile(p, []byte("{{ (index .Alerts 1).Status }}"), 0o600); err != nil {
@@ -164,6 +168,7 @@ func TestTemplateFailureFallsBack(t *testing.T) {
 
 // A relative template path is taken from the configuration's directory.
 func TestLoadTemplateBesideConfig(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "t.tmpl"), []byte("{{ .Status }}"), 0o600); err != nil {
 		t.Fatal(err)

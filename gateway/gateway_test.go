@@ -51,6 +51,7 @@ func mustJSON(t *testing.T, v any) []byte {
 // the digest, in local time, mentioning on firing; its HA copy is
 // answered 200 and not sent; its resolution is a new notification.
 func TestAlertmanagerNotificationOnce(t *testing.T) {
+	t.Parallel()
 	h := start(t, baseConfig, nil)
 	n := notification("DiskFull", []string{"host-1", "host-2"}, nil)
 	code, body := h.post("/alertmanager/ops", mustJSON(t, n))
@@ -94,6 +95,7 @@ func TestAlertmanagerNotificationOnce(t *testing.T) {
 
 // TIM routes go to their users.
 func TestTIMRoute(t *testing.T) {
+	t.Parallel()
 	h := start(t, baseConfig, nil)
 	if code, body := h.post("/alertmanager/oncall", mustJSON(t, notification("NodeDown", []string{"n1"}, nil))); code != http.StatusOK {
 		t.Fatalf("%d %s", code, body)
@@ -110,6 +112,7 @@ func TestTIMRoute(t *testing.T) {
 // What would never succeed is 4xx; what may later is 503; neither is
 // queued.
 func TestAnswers(t *testing.T) {
+	t.Parallel()
 	var logs syncBuffer
 	h := start(t, strings.Replace(baseConfig, "timezone:", "max_body: 4096\ntimezone:", 1), nil,
 		WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
@@ -170,6 +173,7 @@ func TestAnswers(t *testing.T) {
 // With the dedup store down, nothing is queued and the sender is told to
 // retry.
 func TestStoreDownIs503(t *testing.T) {
+	t.Parallel()
 	h := start(t, baseConfig, nil, WithMarks(failingMarks{}))
 	code, body := h.post("/alertmanager/ops", mustJSON(t, notification("X", []string{"a"}, nil)))
 	if code != http.StatusServiceUnavailable || strings.Contains(body, "6379") {
@@ -186,6 +190,7 @@ func TestStoreDownIs503(t *testing.T) {
 
 // Past queue_limit, the route answers 503 until its queue drains.
 func TestQueueLimit(t *testing.T) {
+	t.Parallel()
 	cfg := strings.Replace(baseConfig, "timezone:", "queue_limit: 1\ntimezone:", 1)
 	h := start(t, cfg, nil)
 	h.wc.Faults.Latency(700 * time.Millisecond) // the first stays in flight
@@ -212,6 +217,7 @@ func TestQueueLimit(t *testing.T) {
 // is right, in either header Grafana uses, and refused (401) unsigned,
 // wrongly signed, or with a stale timestamp.
 func TestGrafanaSignature(t *testing.T) {
+	t.Parallel()
 	cfg := baseConfig + `  - name: stamped
     account: ops
     group: stamped
@@ -278,6 +284,7 @@ func TestGrafanaSignature(t *testing.T) {
 // A route with resolved: false drops resolved alerts, and answers a
 // resolved-only notification 200 without sending anything.
 func TestResolvedOff(t *testing.T) {
+	t.Parallel()
 	h := start(t, baseConfig, nil)
 	if code, b := h.post("/alertmanager/quiet", mustJSON(t, notification("D", nil, []string{"x"}))); code != 200 || !strings.Contains(b, `"skipped"`) {
 		t.Fatalf("%d %s", code, b)
@@ -294,6 +301,7 @@ func TestResolvedOff(t *testing.T) {
 // A notification longer than one message goes as marked parts, in order,
 // every alert line in one of them: split, never cut.
 func TestLongNotificationSplitsIntoParts(t *testing.T) {
+	t.Parallel()
 	cfg := strings.Replace(baseConfig, "    mentions: [alice]\n", "    mentions: [alice]\n    max_alerts: 500\n", 1)
 	h := start(t, cfg, nil)
 	var hosts []string
@@ -335,6 +343,7 @@ func TestLongNotificationSplitsIntoParts(t *testing.T) {
 // The digest lists up to max_alerts alerts and says how many more,
 // counting those Alertmanager left out.
 func TestDigestMore(t *testing.T) {
+	t.Parallel()
 	n := notification("Many", []string{"a", "b", "c", "d"}, []string{"e"})
 	n.TruncatedAlerts = 3
 	got := digest(n, time.UTC, 2)
@@ -349,6 +358,7 @@ func TestDigestMore(t *testing.T) {
 // /send queues a message as given; the history tells what became of each
 // notification, read from the store; /metrics counts them per route.
 func TestSendHistoryMetrics(t *testing.T) {
+	t.Parallel()
 	h := start(t, baseConfig, nil)
 	if code, b := h.post("/send/ops", []byte(`{"title":"Deploy","text":"v1.2 is live"}`)); code != 200 {
 		t.Fatalf("%d %s", code, b)
@@ -406,6 +416,7 @@ func TestSendHistoryMetrics(t *testing.T) {
 // A notification the platform refuses for good is a dead letter, counted
 // with its error class, and the history says so.
 func TestDeadLetterCounted(t *testing.T) {
+	t.Parallel()
 	h := start(t, baseConfig, nil)
 	h.wc.Faults.FailNext(1, 93000) // the webhook key refused
 	h.post("/alertmanager/ops", mustJSON(t, notification("Dead", []string{"a"}, nil)))
@@ -429,6 +440,7 @@ func TestDeadLetterCounted(t *testing.T) {
 // A graceful shutdown answers what is in flight, then delivers what was
 // queued before Serve returns.
 func TestShutdownDelivers(t *testing.T) {
+	t.Parallel()
 	h := start(t, baseConfig, nil)
 	h.wc.Faults.Latency(300 * time.Millisecond)
 	for _, g := range []string{"S1", "S2", "S3"} {

@@ -50,6 +50,7 @@ func longNotification() *Notification {
 // queued: 503; the sender's retry queues only the parts still missing, and
 // every part reaches the chat once.
 func TestPartialQueueRetried(t *testing.T) {
+	t.Parallel()
 	store := &flakyStore{MemoryStore: outbox.NewMemoryStore(time.Hour), adds: 1}
 	cfg := strings.Replace(baseConfig, "    mentions: [alice]\n", "    mentions: [alice]\n    max_alerts: 100\n", 1)
 	h := start(t, cfg, nil, WithStore(store))
@@ -81,6 +82,7 @@ func TestPartialQueueRetried(t *testing.T) {
 // /send: the same Idempotency-Key queues a message once; without one, a
 // failure part-way says which key completes it without repeats.
 func TestSendIdempotency(t *testing.T) {
+	t.Parallel()
 	store := &flakyStore{MemoryStore: outbox.NewMemoryStore(time.Hour), adds: -1}
 	h := start(t, baseConfig, nil, WithStore(store))
 	for range 2 {

@@ -48,6 +48,7 @@ func redisOptions(t *testing.T, rdb redis.UniversalClient, prefix string) []Opti
 // sender retries), not 200 for a job that is nowhere; /readyz and
 // /history say so too.
 func TestRedisStoppedIs503(t *testing.T) {
+	t.Parallel()
 	s := ownRedis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { rdb.Close() })
@@ -83,6 +84,7 @@ func TestRedisStoppedIs503(t *testing.T) {
 // moment by 8 callers (Alertmanager's peers and retries): it reaches the
 // chat once, and both histories (shared) show one queued and the copies.
 func TestReplicasShareDedup(t *testing.T) {
+	t.Parallel()
 	rdb := redis.NewClient(&redis.Options{Addr: testkit.Redis(t)})
 	t.Cleanup(func() { rdb.Close() })
 	prefix := "share-" + randomHex(4)
@@ -134,6 +136,7 @@ func TestReplicasShareDedup(t *testing.T) {
 
 // redisstate.Marks is a Marks, and says Pending as the gateway reads it.
 func TestRedisMarksSpeakPending(t *testing.T) {
+	t.Parallel()
 	rdb := redis.NewClient(&redis.Options{Addr: testkit.Redis(t)})
 	t.Cleanup(func() { rdb.Close() })
 	m, err := redisstate.NewMarks(rdb, redisstate.WithPrefix("pending-"+randomHex(4)))
