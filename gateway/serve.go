@@ -17,6 +17,8 @@ const watchInterval = 250 * time.Millisecond
 // requests in flight finish (each answered 200 only once queued), delivers
 // what this replica queued for up to ShutdownTimeout, and hands the rest
 // back to the store, where another replica (or the next start) takes it.
+// A Server serves once: a second Serve, while the first runs, returns the
+// outbox's error at once.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRun()
@@ -29,20 +31,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { served <- srv.Serve(ln) }()
 	s.log.Info("gateway: serving", slog.String("addr", ln.Addr().String()), slog.String("replica", s.replica), slog.Int("routes", len(s.routes)))
 	var err error
+	runDone := false
 	select {
 	case <-ctx.Done():
 	case err = <-served:
 	case err = <-ran:
+		runDone = true
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
 		err = serr
 	}
-	s.drain(sctx)
-	stopRun()
-	if rerr := <-ran; rerr != nil && !errors.Is(rerr, context.Canceled) && err == nil {
-		err = rerr
+	if !runDone {
+		s.drain(sctx)
+		stopRun()
+		if rerr := <-ran; rerr != nil && !errors.Is(rerr, context.Canceled) && err == nil {
+			err = rerr
+		}
 	}
 	if left := s.watch.waiting(""); left > 0 {
 		s.log.Warn("gateway: stopped with notifications undelivered; a shared store keeps them for the other replicas, a memory store loses them",
