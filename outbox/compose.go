@@ -52,6 +52,7 @@ func (o *Outbox) compose(ctx context.Context, jobs []*Job) (*attempt, error) {
 		a.window = d.DedupWindow(probe(s, a.opts, s.Items))
 	}
 	planner, _ := acct.Backend.(Planner)
+	_, keyed := acct.Backend.(Deduplicator) // the platform drops repeats by key
 	switch {
 	case head.State == JobSending:
 		// It may have left: the same message again, byte for byte, never
@@ -59,8 +60,8 @@ func (o *Outbox) compose(ctx context.Context, jobs []*Job) (*attempt, error) {
 		if len(head.Batch) > 1 {
 			a.rebuild(jobs)
 		}
-	case planner != nil && o.cfg.after >= 0 && s.mergeable() && head.Parts == 0 && time.Since(head.Enqueued) >= o.cfg.after:
-		a.merge(jobs, planner, o.cfg.separator)
+	case planner != nil && o.cfg.after >= 0 && s.mergeable(keyed) && head.Parts == 0 && time.Since(head.Enqueued) >= o.cfg.after:
+		a.merge(jobs, planner, o.cfg.separator, keyed)
 	}
 	return a, nil
 }
@@ -85,7 +86,7 @@ func (a *attempt) rebuild(jobs []*Job) {
 
 // merge adds to the head the queued texts behind it that differ from it
 // only in what they say, while the joined text still takes one message.
-func (a *attempt) merge(jobs []*Job, planner Planner, sep string) {
+func (a *attempt) merge(jobs []*Job, planner Planner, sep string, keyed bool) {
 	key, err := a.spec.mergeKey()
 	if err != nil {
 		return
@@ -96,7 +97,7 @@ func (a *attempt) merge(jobs []*Job, planner Planner, sep string) {
 			break
 		}
 		s, err := decodeSpec(next.Spec)
-		if err != nil || !s.mergeable() {
+		if err != nil || !s.mergeable(keyed) {
 			break
 		}
 		if k, err := s.mergeKey(); err != nil || k != key {

@@ -83,8 +83,9 @@ type Job struct {
 	// Spec is the push, encoded by the Outbox; stores keep it as is.
 	Spec []byte
 	// Unique says the caller gave Key (middleware.WithIdempotencyKey):
-	// the store keeps one job per such key (see Store.Add), and the job is
-	// never merged with another.
+	// the store keeps one job per such key (see Store.Add), and, on a
+	// platform that deduplicates by the key (TIM), the job is never
+	// merged with another.
 	Unique bool `json:",omitempty"`
 	// Text is the merged text of the batch this job heads, written before
 	// its first request: a retry or a takeover sends it again byte for
@@ -130,9 +131,13 @@ type spec struct {
 }
 
 // mergeable reports whether the push is one text that may share a message
-// with the next of its lane: a push with a key of the caller's never does.
-func (s *spec) mergeable() bool {
-	return s.Helper == middleware.HelperPush && len(s.Items) == 1 && s.Items[0].Type == middleware.TextItem && !s.KeyGiven
+// with the next of its lane. A push with a key of the caller's does only
+// where the platform does not deduplicate (keyed is false): there the key
+// keeps one job per key in the store and nothing else; on a platform that
+// drops repeats by it (TIM) it is the message's identity, which a merged
+// message, sent under its head's key, would not keep.
+func (s *spec) mergeable(keyed bool) bool {
+	return s.Helper == middleware.HelperPush && len(s.Items) == 1 && s.Items[0].Type == middleware.TextItem && (!s.KeyGiven || !keyed)
 }
 
 // mergeKey hashes all of the push but its text: pushes with equal keys
@@ -140,6 +145,7 @@ func (s *spec) mergeable() bool {
 func (s *spec) mergeKey() (uint64, error) {
 	c := *s
 	c.Items = nil
+	c.KeyGiven = false // whether a key was given is not what a message says
 	b, err := json.Marshal(&c)
 	if err != nil {
 		return 0, err

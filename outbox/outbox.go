@@ -86,8 +86,9 @@ func (o *Outbox) PushMixed(ctx context.Context, imType, groupCode, userID, title
 // returned before anything is stored. WithProgress cannot be queued; a
 // backend option can only when its backend is an OptionCodec. A push with
 // middleware.WithIdempotencyKey is queued once: while the store keeps a
-// job with that key, Enqueue returns that job's id, and such a job is
-// never merged with another.
+// job with that key, Enqueue returns that job's id. On a platform that
+// drops repeats by the key (TIM) such a job is never merged with another;
+// elsewhere the key means nothing to the platform, and the job merges.
 func (o *Outbox) Enqueue(ctx context.Context, r middleware.Request) (string, error) {
 	if ctx == nil {
 		return "", fmt.Errorf("outbox: queue %s: nil context (use context.Background())", r.Helper)

@@ -567,8 +567,10 @@ func TestOutboxNeverMergesWhatMayHaveLeft(t *testing.T) {
 }
 
 // TestOutboxOneJobPerKey is finding 5: two enqueues with the same
-// WithIdempotencyKey are one job, sent once, never merged into one
-// message holding the text twice.
+// WithIdempotencyKey are one job, sent once, never a message holding the
+// text twice. On WeCom, which does not deduplicate, the key means nothing
+// to the platform and keyed jobs merge like others; on TIM, where the key
+// is the message's identity, they never merge.
 func TestOutboxOneJobPerKey(t *testing.T) {
 	r := newOutboxRig(t, time.Minute, 20)
 	o, err := outbox.New(r.c, outbox.WithCoalesceAfter(0))
@@ -583,17 +585,25 @@ func TestOutboxOneJobPerKey(t *testing.T) {
 	require.NoError(t, err)
 	plain, err := o.Push(ctx, wecom.IM, "c", "", "", "plain")
 	require.NoError(t, err)
+	ta, err := o.Push(ctx, timchat.IM, "", "alice", "", "tim one", middleware.WithIdempotencyKey(44))
+	require.NoError(t, err)
+	tb, err := o.Push(ctx, timchat.IM, "", "alice", "", "tim two", middleware.WithIdempotencyKey(45))
+	require.NoError(t, err)
 	run(t, o)
-	st := waitAll(t, o, []string{a, c, plain}, 5*time.Second)
+	st := waitAll(t, o, []string{a, c, plain, ta, tb}, 5*time.Second)
 	for _, s := range st {
 		assert.Equal(t, outbox.JobSent, s.State)
-		assert.Empty(t, s.Batch, "a job with a key of the caller's is never merged")
 	}
 	var texts []string
 	for _, m := range r.wc.Messages() {
 		texts = append(texts, m.Content)
 	}
-	assert.Equal(t, []string{"deploy v2 done", "other", "plain"}, texts)
+	assert.Equal(t, []string{"deploy v2 done\n\nother\n\nplain"}, texts, "each text once; keyed jobs merge on WeCom")
+	var timTexts []string
+	for _, m := range r.tim.Messages() {
+		timTexts = append(timTexts, m.Elements[0].MsgContent.(*timchat.TextElem).Text)
+	}
+	assert.Equal(t, []string{"tim one", "tim two"}, timTexts, "keyed jobs never merge on TIM")
 	d, err := o.Push(ctx, wecom.IM, "c", "", "", "deploy v2 done", middleware.WithIdempotencyKey(42))
 	require.NoError(t, err)
 	assert.Equal(t, a, d, "a sent job still holds its key within the retention")
