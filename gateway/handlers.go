@@ -143,46 +143,45 @@ func (s *Server) take(ctx context.Context, w http.ResponseWriter, rt *route, sou
 		}
 	}
 	key, token := n.dedupKey(rt.Name, source), randomHex(8)
-	held, err := s.marks.Reserve(ctx, key, token, reserveHold)
+	stamp, value, err := s.marks.Reserve(ctx, key, token, randomHex(8), s.hold, s.cfg.DedupWindow)
 	switch {
 	case err != nil:
 		s.log.Error("gateway: dedup store", slog.String("route", rt.Name), slog.String("error", err.Error()))
 		s.refuse(w, rt.Name, http.StatusServiceUnavailable, "the store does not answer")
 		return
-	case held == Pending:
-		s.refuse(w, rt.Name, http.StatusServiceUnavailable, "another replica is queueing this notification")
-		return
-	case held != "":
+	case value != "":
 		s.m.deduplicated.WithLabelValues(rt.Name).Inc()
-		rec.Outcome, rec.Jobs = OutcomeDeduplicated, strings.Split(held, ",")
+		rec.Outcome, rec.Jobs = OutcomeDeduplicated, strings.Split(value, ",")
 		s.record(ctx, rt, rec)
 		reply(w, http.StatusOK, rec)
 		return
+	case stamp == "":
+		s.refuse(w, rt.Name, http.StatusServiceUnavailable, "another replica is queueing this notification")
+		return
 	}
+	release := func() { _ = s.marks.Release(context.WithoutCancel(ctx), key, token) }
 	if s.watch.waiting(rt.Name) >= s.cfg.QueueLimit {
 		// A copy of a queued notification was answered above; a new one
 		// waits for room.
-		_ = s.marks.Abort(context.WithoutCancel(ctx), key, token)
+		release()
 		s.refuse(w, rt.Name, http.StatusServiceUnavailable, fmt.Sprintf("the route's queue is full (queue_limit %d)", s.cfg.QueueLimit))
 		return
 	}
 	text := s.write(rt, n)
 	rec.Title, _, _ = strings.Cut(text, "\n")
-	// Parts queued by an earlier try of this notification (it failed
-	// part-way, and the sender retried) have the same keys: found, not
-	// queued again. The window's number keeps a reminder Alertmanager
-	// repeats hours later from matching them.
-	bucket := s.now().UnixNano() / int64(s.cfg.DedupWindow)
-	ids, err := s.enqueue(ctx, rt.requests(text, n.Status == StatusFiring, fmt.Sprintf("%s|%d", key, bucket)))
+	// Every job is keyed from the reservation's stamp, which a takeover
+	// inherits: what an earlier holder queued before it died, or before
+	// the store failed part-way, is found by its key, not queued again.
+	ids, err := s.enqueue(ctx, rt.requests(text, n.Status == StatusFiring, key+"|"+stamp))
 	if err != nil {
-		_ = s.marks.Abort(context.WithoutCancel(ctx), key, token)
+		release()
 		s.enqueueFailed(w, rt, err)
 		return
 	}
 	if ok, err := s.marks.Commit(context.WithoutCancel(ctx), key, token, strings.Join(ids, ","), s.cfg.DedupWindow); err != nil || !ok {
-		// Queued all the same: answer 200. A copy arriving now may be
-		// queued too; say so in the log.
-		s.log.Warn("gateway: dedup mark not kept; a copy of this notification may be delivered again",
+		// Queued all the same: answer 200. Another holder that took over
+		// found these jobs by their keys; the log says so.
+		s.log.Warn("gateway: dedup mark not committed; a copy that took over found the same jobs",
 			slog.String("route", rt.Name), slog.String("job", ids[0]), slog.Any("error", err))
 	}
 	s.queued(ctx, w, rt, rec, ids)
@@ -267,7 +266,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	if !given {
 		key = randomHex(12)
 	}
-	reqs, err := rt.plain(in, "send|"+rt.Name+"|"+key, given)
+	reqs, err := rt.plain(in, "send|"+rt.Name+"|"+key)
 	if err != nil {
 		s.refuse(w, rt.Name, http.StatusBadRequest, err.Error())
 		return
@@ -293,18 +292,9 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 }
 
 // plain is the pushes of a /send body: its text (after its title), or its
-// markdown, split into marked parts when longer than one message. Parts
-// are keyed from base; with keyed, a message of one part is too.
-func (rt *route) plain(in sendBody, base string, keyed bool) ([]middleware.Request, error) {
-	reqs, err := rt.plainRequests(in, base)
-	if err != nil || !keyed || len(reqs) != 1 {
-		return reqs, err
-	}
-	reqs[0].Options = append(reqs[0].Options, middleware.WithIdempotencyKey(partKey(base, 0)))
-	return reqs, nil
-}
-
-func (rt *route) plainRequests(in sendBody, base string) ([]middleware.Request, error) {
+// markdown, split into marked parts when longer than one message, each
+// keyed from base.
+func (rt *route) plain(in sendBody, base string) ([]middleware.Request, error) {
 	switch {
 	case in.Markdown != "" && (in.Text != "" || in.Title != ""):
 		return nil, errors.New("markdown goes alone: give it, or title and text")

@@ -185,13 +185,13 @@ type failingMarks struct{}
 
 var errDown = errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
 
-func (failingMarks) Reserve(context.Context, string, string, time.Duration) (string, error) {
-	return "", errDown
+func (failingMarks) Reserve(context.Context, string, string, string, time.Duration, time.Duration) (string, string, error) {
+	return "", "", errDown
 }
 func (failingMarks) Commit(context.Context, string, string, string, time.Duration) (bool, error) {
 	return false, errDown
 }
-func (failingMarks) Abort(context.Context, string, string) error { return errDown }
+func (failingMarks) Release(context.Context, string, string) error { return errDown }
 
 // syncBuffer is a bytes.Buffer for a logger written from several
 // goroutines.

@@ -40,6 +40,7 @@ type Server struct {
 	replica string
 	watch   *watcher
 	now     func() time.Time
+	hold    time.Duration // how long a reservation is held: reserveHold
 }
 
 // route is a configured Route, resolved.
@@ -71,7 +72,7 @@ func New(cfg *Config, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("%w: timezone: %q is not a time zone name", ErrConfig, cfg.Timezone)
 	}
 	s := &Server{cfg: cfg, loc: loc, marks: o.marks, journal: o.journal, m: newMetrics(), log: o.logger,
-		ready: o.ready, replica: o.replica, now: time.Now, routes: map[string]*route{}}
+		ready: o.ready, replica: o.replica, now: time.Now, hold: reserveHold, routes: map[string]*route{}}
 	if s.marks == nil {
 		s.marks = NewMemoryMarks()
 	}
@@ -165,10 +166,11 @@ func (s *Server) openRoute(r Route, ims map[string]string) (*route, error) {
 
 // requests are the pushes of text on the route: one, or, for a text
 // longer than one message, one per marked part, in order on one lane.
-// Each part carries an idempotency key made from keyBase and its index,
-// so that queueing them again after a failure part-way (the sender
-// retries a 503) adds only the parts that were not queued: the outbox
-// keeps one job per key.
+// With a keyBase each carries an idempotency key made from it and its
+// index, so that queueing them again (a takeover, a retry after a failure
+// part-way) adds only the parts that were not queued: the outbox keeps one
+// job per key. Without one, only a text of several parts is keyed, from a
+// base of its own.
 func (rt *route) requests(text string, firing bool, keyBase string) []middleware.Request {
 	parts := split(text, rt.limit)
 	out := make([]middleware.Request, len(parts))
@@ -178,7 +180,7 @@ func (rt *route) requests(text string, firing bool, keyBase string) []middleware
 		if firing && rt.mention != nil && i == 0 {
 			r.Options = append(r.Options, rt.mention)
 		}
-		if len(parts) > 1 {
+		if keyBase != "" {
 			r.Options = append(r.Options, middleware.WithIdempotencyKey(partKey(keyBase, i)))
 		}
 		out[i] = r

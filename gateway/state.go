@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
 )
@@ -12,33 +11,28 @@ import (
 // whichever replica took the first. redisstate.Marks shares them across
 // replicas; MemoryMarks keeps them in this process.
 //
-// A key is reserved before its job is queued and committed after, so that
-// a replica that dies in between does not leave a mark that drops every
-// copy: its reservation lapses after the hold, and the next copy is taken.
+// A replica reserves a notification's key before it queues its jobs and
+// commits the jobs' ids after. A reservation carries a stamp, from which
+// the jobs' idempotency keys are made. When its holder dies between the
+// two (or gives up with Release), its hold lapses and the next copy takes
+// the reservation over with the same stamp: its jobs get the same keys,
+// so what the dead holder queued is found in the store, not queued again,
+// and what it had not queued is queued now. Nothing is lost and nothing
+// is sent twice.
 type Marks interface {
-	// Reserve takes key for token for hold. It returns "" when it did;
-	// else the key's value: "pending" while another replica holds it,
-	// or the value given to Commit.
-	Reserve(ctx context.Context, key, token string, hold time.Duration) (string, error)
-	// Commit sets the key token reserved to value for window. It returns
-	// false when the reservation had lapsed and another token holds the
-	// key.
+	// Reserve takes key for token for hold, keeping the key for window,
+	// and returns the stamp to make the jobs' keys from in held: stamp,
+	// or the stamp of a lapsed reservation it took over. When it cannot
+	// take the key it returns the committed value in value, or, while
+	// another holder's hold runs, neither.
+	Reserve(ctx context.Context, key, token, stamp string, hold, window time.Duration) (held, value string, err error)
+	// Commit sets the key token holds to value for window. It returns
+	// false when token no longer holds it (its hold lapsed and another
+	// took it over).
 	Commit(ctx context.Context, key, token, value string, window time.Duration) (bool, error)
-	// Abort drops token's reservation of key, so that the next copy is
-	// taken at once.
-	Abort(ctx context.Context, key, token string) error
-}
-
-// Pending is what Reserve answers while another replica holds a key.
-const Pending = "pending"
-
-// Journal keeps the last entries of each route, newest first, for GET
-// /history/{route}. redisstate.Journal shares it across replicas.
-type Journal interface {
-	// Append adds entry to route's list and keeps the newest keep.
-	Append(ctx context.Context, route string, entry []byte, keep int) error
-	// Recent returns up to n entries of route, newest first.
-	Recent(ctx context.Context, route string, n int) ([][]byte, error)
+	// Release ends token's hold at once, keeping the stamp for the next
+	// copy to take over.
+	Release(ctx context.Context, key, token string) error
 }
 
 // MemoryMarks are Marks in this process. Safe for concurrent use.
@@ -49,27 +43,33 @@ type MemoryMarks struct {
 }
 
 type mark struct {
-	value string // "pending:TOKEN" or the committed value
-	until time.Time
+	token, stamp string    // a reservation's
+	holdUntil    time.Time // when its hold lapses
+	value        string    // once committed
+	until        time.Time // when the mark is forgotten
 }
 
 // NewMemoryMarks returns empty Marks.
 func NewMemoryMarks() *MemoryMarks { return &MemoryMarks{now: time.Now, m: map[string]mark{}} }
 
 // Reserve implements Marks.
-func (s *MemoryMarks) Reserve(_ context.Context, key, token string, hold time.Duration) (string, error) {
+func (s *MemoryMarks) Reserve(_ context.Context, key, token, stamp string, hold, window time.Duration) (held, value string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	if m, ok := s.m[key]; ok && now.Before(m.until) {
-		if strings.HasPrefix(m.value, "pending:") {
-			return Pending, nil
+	m, ok := s.m[key]
+	if ok && now.Before(m.until) {
+		switch {
+		case m.value != "":
+			return "", m.value, nil
+		case now.Before(m.holdUntil):
+			return "", "", nil
 		}
-		return m.value, nil
+		stamp = m.stamp // a lapsed hold: taken over, with its stamp
 	}
 	s.sweep(now)
-	s.m[key] = mark{value: "pending:" + token, until: now.Add(hold)}
-	return "", nil
+	s.m[key] = mark{token: token, stamp: stamp, holdUntil: now.Add(hold), until: now.Add(window)}
+	return stamp, "", nil
 }
 
 // Commit implements Marks.
@@ -77,19 +77,20 @@ func (s *MemoryMarks) Commit(_ context.Context, key, token, value string, window
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	if m, ok := s.m[key]; ok && now.Before(m.until) && m.value != "pending:"+token {
+	if m, ok := s.m[key]; ok && now.Before(m.until) && (m.value != "" || m.token != token) {
 		return false, nil
 	}
 	s.m[key] = mark{value: value, until: now.Add(window)}
 	return true, nil
 }
 
-// Abort implements Marks.
-func (s *MemoryMarks) Abort(_ context.Context, key, token string) error {
+// Release implements Marks.
+func (s *MemoryMarks) Release(_ context.Context, key, token string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if m, ok := s.m[key]; ok && m.value == "pending:"+token {
-		delete(s.m, key)
+	if m, ok := s.m[key]; ok && m.value == "" && m.token == token {
+		m.holdUntil = time.Time{}
+		s.m[key] = m
 	}
 	return nil
 }
@@ -105,6 +106,15 @@ func (s *MemoryMarks) sweep(now time.Time) {
 			delete(s.m, k)
 		}
 	}
+}
+
+// Journal keeps the last entries of each route, newest first, for GET
+// /history/{route}. redisstate.Journal shares it across replicas.
+type Journal interface {
+	// Append adds entry to route's list and keeps the newest keep.
+	Append(ctx context.Context, route string, entry []byte, keep int) error
+	// Recent returns up to n entries of route, newest first.
+	Recent(ctx context.Context, route string, n int) ([][]byte, error)
 }
 
 // MemoryJournal is a Journal in this process. Safe for concurrent use.

@@ -3,18 +3,17 @@ package redisstate
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
 // Marks are the alert gateway's dedup marks (gateway.Marks) in Redis,
-// shared by every replica: one key per notification, reserved with SET NX
-// and committed or dropped by a script that checks the reserving token,
-// so that a replica whose hold lapsed never overwrites another's mark.
-// Errors are returned, never hidden: the gateway answers 503 and the
-// sender retries.
+// shared by every replica: one key per notification, reserved, taken over
+// when its holder's hold lapsed, and committed or released, each in one
+// script on the Redis server's clock, so that a replica whose hold lapsed
+// never overwrites another's mark. Errors are returned, never hidden: the
+// gateway answers 503 and the sender retries.
 type Marks struct {
 	rdb redis.UniversalClient
 	cfg config
@@ -31,55 +30,58 @@ func NewMarks(rdb redis.UniversalClient, opts ...Option) (*Marks, error) {
 
 func (m *Marks) key(k string) string { return m.cfg.prefix + ":gateway:mark:" + k }
 
-// pendingValue is a reservation's value, and pending what Reserve answers
-// for another's (gateway.Pending).
-const pending = "pending"
-
-func pendingValue(token string) string { return pending + ":" + token }
+// A mark's value is "p|TOKEN|STAMP|HOLD_UNTIL_MS" while reserved and
+// "v|VALUE" once committed. Tokens and stamps are the gateway's hex.
+var reserveMark = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local stamp = ARGV[2]
+if v then
+  if string.sub(v, 1, 2) == 'v|' then return {'done', string.sub(v, 3)} end
+  local tok, st, deadline = string.match(v, '^p|([^|]*)|([^|]*)|(%d+)$')
+  if deadline and now < tonumber(deadline) then return {'pending', ''} end
+  if st then stamp = st end
+end
+redis.call('SET', KEYS[1], 'p|' .. ARGV[1] .. '|' .. stamp .. '|' .. (now + tonumber(ARGV[3])), 'PX', ARGV[4])
+return {'taken', stamp}`)
 
 // Reserve implements gateway.Marks.
-func (m *Marks) Reserve(ctx context.Context, key, token string, hold time.Duration) (string, error) {
-	var held string
-	err := m.cfg.bounded(ctx, func(ctx context.Context) error {
-		for range 2 { // a mark that lapses between SET and GET is taken on the second turn
-			ok, err := m.rdb.SetNX(ctx, m.key(key), pendingValue(token), hold).Result()
-			if err != nil || ok {
-				held = ""
-				return err
-			}
-			v, err := m.rdb.Get(ctx, m.key(key)).Result()
-			if errors.Is(err, redis.Nil) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			held = v
-			if strings.HasPrefix(v, pending+":") {
-				held = pending
-			}
-			return nil
-		}
-		held = pending
-		return nil
+func (m *Marks) Reserve(ctx context.Context, key, token, stamp string, hold, window time.Duration) (held, value string, err error) {
+	var res []any
+	err = m.cfg.bounded(ctx, func(ctx context.Context) error {
+		var err error
+		res, err = reserveMark.Run(ctx, m.rdb, []string{m.key(key)}, token, stamp, hold.Milliseconds(), window.Milliseconds()).Slice()
+		return err
 	})
 	if err != nil {
-		return "", err // held is the abandoned call's to write: not read
+		return "", "", err // res is the abandoned call's to write: not read
 	}
-	return held, nil
+	if len(res) != 2 {
+		return "", "", errors.New("redisstate: unexpected answer to the reserve script")
+	}
+	what, _ := res[0].(string)
+	arg, _ := res[1].(string)
+	switch what {
+	case "taken":
+		return arg, "", nil
+	case "done":
+		return "", arg, nil
+	}
+	return "", "", nil
 }
 
 var commitMark = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
-if v and v ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+if v and string.sub(v, 1, 3 + string.len(ARGV[1])) ~= 'p|' .. ARGV[1] .. '|' then return 0 end
+redis.call('SET', KEYS[1], 'v|' .. ARGV[2], 'PX', ARGV[3])
 return 1`)
 
 // Commit implements gateway.Marks.
 func (m *Marks) Commit(ctx context.Context, key, token, value string, window time.Duration) (bool, error) {
 	var ok bool
 	err := m.cfg.bounded(ctx, func(ctx context.Context) error {
-		n, err := commitMark.Run(ctx, m.rdb, []string{m.key(key)}, pendingValue(token), value, window.Milliseconds()).Int()
+		n, err := commitMark.Run(ctx, m.rdb, []string{m.key(key)}, token, value, window.Milliseconds()).Int()
 		ok = n == 1
 		return err
 	})
@@ -89,14 +91,18 @@ func (m *Marks) Commit(ctx context.Context, key, token, value string, window tim
 	return ok, nil
 }
 
-var abortMark = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`)
+var releaseMark = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local tok, st = string.match(v, '^p|([^|]*)|([^|]*)|%d+$')
+if tok ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], 'p|' .. tok .. '|' .. st .. '|0', 'KEEPTTL')
+return 1`)
 
-// Abort implements gateway.Marks.
-func (m *Marks) Abort(ctx context.Context, key, token string) error {
+// Release implements gateway.Marks.
+func (m *Marks) Release(ctx context.Context, key, token string) error {
 	return m.cfg.bounded(ctx, func(ctx context.Context) error {
-		return abortMark.Run(ctx, m.rdb, []string{m.key(key)}, pendingValue(token)).Err()
+		return releaseMark.Run(ctx, m.rdb, []string{m.key(key)}, token).Err()
 	})
 }
 

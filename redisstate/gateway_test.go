@@ -10,66 +10,76 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Marks: the first token takes a key; others see it pending, then the
-// committed value; a lapsed reservation is taken by the next; a late
-// commit of the lapsed one does not overwrite it; an abort frees the key
-// for the next copy at once.
+// Marks: the first token takes a key with its stamp; others see it
+// pending, then the committed value; a lapsed hold is taken over with the
+// first stamp, and the lapsed holder's late commit is refused; a release
+// hands the stamp to the next copy at once; a committed mark lasts its
+// window.
 func TestMarks(t *testing.T) {
 	ctx := context.Background()
 	m, err := NewMarks(client(t), WithPrefix(prefix(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := m.Reserve(ctx, "k", "a", time.Minute); err != nil || v != "" {
-		t.Fatalf("first reserve: %q %v", v, err)
+	reserve := func(key, token, stamp string, hold, window time.Duration) (string, string) {
+		t.Helper()
+		held, value, err := m.Reserve(ctx, key, token, stamp, hold, window)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return held, value
 	}
-	if v, _ := m.Reserve(ctx, "k", "b", time.Minute); v != pending {
-		t.Fatalf("while held: %q", v)
+	if held, _ := reserve("k", "a", "s1", time.Minute, time.Minute); held != "s1" {
+		t.Fatalf("first reserve: %q", held)
 	}
-	if ok, err := m.Commit(ctx, "k", "a", "job1", time.Minute); err != nil || !ok {
+	if held, value := reserve("k", "b", "s2", time.Minute, time.Minute); held != "" || value != "" {
+		t.Fatalf("while held: %q %q", held, value)
+	}
+	if ok, err := m.Commit(ctx, "k", "a", "job1,job2", time.Minute); err != nil || !ok {
 		t.Fatalf("commit: %v %v", ok, err)
 	}
-	if v, _ := m.Reserve(ctx, "k", "c", time.Minute); v != "job1" {
-		t.Fatalf("after commit: %q", v)
+	if held, value := reserve("k", "c", "s3", time.Minute, time.Minute); held != "" || value != "job1,job2" {
+		t.Fatalf("after commit: %q %q", held, value)
 	}
-	// A hold that lapses: another takes the key, and the first's late
-	// commit is refused.
-	if v, _ := m.Reserve(ctx, "lapse", "slow", 50*time.Millisecond); v != "" {
-		t.Fatal(v)
+	// A holder that dies: its hold lapses, the next copy takes over with
+	// its stamp, and the dead one's late commit is refused.
+	if held, _ := reserve("lapse", "slow", "first", 50*time.Millisecond, time.Minute); held != "first" {
+		t.Fatal(held)
 	}
 	time.Sleep(120 * time.Millisecond)
-	if v, _ := m.Reserve(ctx, "lapse", "fast", time.Minute); v != "" {
-		t.Fatalf("after the hold lapsed: %q", v)
+	if held, _ := reserve("lapse", "fast", "second", time.Minute, time.Minute); held != "first" {
+		t.Fatalf("a takeover must keep the first stamp, got %q", held)
 	}
 	if ok, _ := m.Commit(ctx, "lapse", "slow", "stale", time.Minute); ok {
 		t.Fatal("a lapsed reservation's commit overwrote another's")
 	}
-	if ok, _ := m.Commit(ctx, "lapse", "fast", "job2", time.Minute); !ok {
+	if ok, _ := m.Commit(ctx, "lapse", "fast", "job3", time.Minute); !ok {
 		t.Fatal("the holder's commit refused")
 	}
-	// Abort by another token does nothing; by the holder, frees the key.
-	if v, _ := m.Reserve(ctx, "ab", "x", time.Minute); v != "" {
-		t.Fatal(v)
+	// Release by another token does nothing; by the holder, hands the key
+	// and its stamp over at once.
+	if held, _ := reserve("rel", "x", "sx", time.Minute, time.Minute); held != "sx" {
+		t.Fatal(held)
 	}
-	if err := m.Abort(ctx, "ab", "y"); err != nil {
+	if err := m.Release(ctx, "rel", "y"); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := m.Reserve(ctx, "ab", "z", time.Minute); v != pending {
-		t.Fatalf("another's abort freed the key: %q", v)
+	if held, _ := reserve("rel", "z", "sz", time.Minute, time.Minute); held != "" {
+		t.Fatalf("another's release freed the key: %q", held)
 	}
-	if err := m.Abort(ctx, "ab", "x"); err != nil {
+	if err := m.Release(ctx, "rel", "x"); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := m.Reserve(ctx, "ab", "z", time.Minute); v != "" {
-		t.Fatalf("after abort: %q", v)
+	if held, _ := reserve("rel", "z", "sz", time.Minute, time.Minute); held != "sx" {
+		t.Fatalf("after release: %q, want the released stamp", held)
 	}
-	// A committed mark lasts its window only.
-	if ok, _ := m.Commit(ctx, "ab", "z", "job3", 80*time.Millisecond); !ok {
+	// A committed mark lasts its window.
+	if ok, _ := m.Commit(ctx, "rel", "z", "job4", 80*time.Millisecond); !ok {
 		t.Fatal("commit")
 	}
 	time.Sleep(150 * time.Millisecond)
-	if v, _ := m.Reserve(ctx, "ab", "w", time.Minute); v != "" {
-		t.Fatalf("after the window: %q", v)
+	if held, _ := reserve("rel", "w", "sw", time.Minute, time.Minute); held != "sw" {
+		t.Fatalf("after the window: %q", held)
 	}
 }
 
@@ -86,11 +96,11 @@ func TestMarksOneWinner(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			m, _ := NewMarks(rdb, WithPrefix(p))
-			v, err := m.Reserve(ctx, "same", fmt.Sprint(i), time.Minute)
+			held, _, err := m.Reserve(ctx, "same", fmt.Sprint(i), fmt.Sprint(i), time.Minute, time.Minute)
 			if err != nil {
 				t.Error(err)
 			}
-			if v == "" {
+			if held != "" {
 				mu.Lock()
 				won++
 				mu.Unlock()
@@ -132,7 +142,7 @@ func TestMarksRedisDown(t *testing.T) {
 	t.Cleanup(func() { rdb.Close() })
 	m, _ := NewMarks(rdb, WithPrefix(prefix(t)))
 	s.stop()
-	if _, err := m.Reserve(context.Background(), "k", "a", time.Minute); err == nil {
+	if _, _, err := m.Reserve(context.Background(), "k", "a", "s", time.Minute, time.Minute); err == nil {
 		t.Fatal("reserve succeeded with Redis down")
 	}
 }
