@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"io"
 	"regexp"
 	"strings"
 )
@@ -35,12 +33,4 @@ var sdkWords = strings.NewReplacer(
 // as the command line's flags, and every control character visible.
 func say(err error) string {
 	return visible(sdkWords.Replace(packagePrefix.ReplaceAllString(err.Error(), "$1")))
-}
-
-// printJSON prints v as one line of JSON. URLs keep their & and <>: the
-// reader is a script or jq, not an HTML page.
-func printJSON(w io.Writer, v any) {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
 }
