@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -226,37 +227,17 @@ func (c *Config) expand(lookup func(string) (string, bool)) error {
 }
 
 func (c *Config) setDefaults() {
-	if c.Listen == "" {
-		c.Listen = DefaultListen
-	}
-	if c.Timezone == "" {
-		c.Timezone = "UTC"
-	}
-	if c.MaxBody == 0 {
-		c.MaxBody = DefaultMaxBody
-	}
-	if c.DedupWindow == 0 {
-		c.DedupWindow = DefaultDedupWindow
-	}
-	if c.History == 0 {
-		c.History = DefaultHistory
-	}
-	if c.QueueLimit == 0 {
-		c.QueueLimit = DefaultQueueLimit
-	}
-	if c.RedisPrefix == "" {
-		c.RedisPrefix = "imbridge"
-	}
-	if c.ClaimTimeout == 0 {
-		c.ClaimTimeout = DefaultClaimTimeout
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = DefaultShutdownTimeout
-	}
+	c.Listen = cmp.Or(c.Listen, DefaultListen)
+	c.Timezone = cmp.Or(c.Timezone, "UTC")
+	c.MaxBody = cmp.Or(c.MaxBody, DefaultMaxBody)
+	c.DedupWindow = cmp.Or(c.DedupWindow, DefaultDedupWindow)
+	c.History = cmp.Or(c.History, DefaultHistory)
+	c.QueueLimit = cmp.Or(c.QueueLimit, DefaultQueueLimit)
+	c.RedisPrefix = cmp.Or(c.RedisPrefix, "imbridge")
+	c.ClaimTimeout = cmp.Or(c.ClaimTimeout, DefaultClaimTimeout)
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
 	for i := range c.Routes {
-		if c.Routes[i].MaxAlerts == 0 {
-			c.Routes[i].MaxAlerts = DefaultMaxAlerts
-		}
+		c.Routes[i].MaxAlerts = cmp.Or(c.Routes[i].MaxAlerts, DefaultMaxAlerts)
 	}
 }
 

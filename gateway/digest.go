@@ -97,10 +97,11 @@ func labelText(m, common map[string]string) string {
 	return strings.Join(words, " ")
 }
 
+// lineBreaks are the breaks oneLine turns into spaces.
+var lineBreaks = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
+
 // oneLine keeps a value on its line: line breaks become spaces.
-func oneLine(s string) string {
-	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
-}
+func oneLine(s string) string { return lineBreaks.Replace(s) }
 
 // humanDuration is d rounded for people: 45s, 17m, 3h5m, 2d4h.
 func humanDuration(d time.Duration) string {

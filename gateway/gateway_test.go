@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/imbridge/middleware/internal/testkit"
 )
 
 const baseConfig = `
@@ -113,7 +115,7 @@ func TestTIMRoute(t *testing.T) {
 // queued.
 func TestAnswers(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	h := start(t, strings.Replace(baseConfig, "timezone:", "max_body: 4096\ntimezone:", 1), nil,
 		WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	var answers []string

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -75,27 +74,25 @@ func start(t *testing.T, yml string, wopts []imtest.WeComOption, opts ...Option)
 // post sends body to path and returns the status and the answer.
 func (h *harness) post(path string, body []byte, header ...string) (int, string) {
 	h.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, h.url+path, bytes.NewReader(body))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return h.do(http.MethodPost, path, body, header...)
 }
 
 // get fetches path.
 func (h *harness) get(path string, header ...string) (int, string) {
 	h.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, h.url+path, nil)
+	return h.do(http.MethodGet, path, nil, header...)
+}
+
+// do sends one request, header as name, value pairs; a body is JSON.
+func (h *harness) do(method, path string, body []byte, header ...string) (int, string) {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.url+path, bytes.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
@@ -192,22 +189,3 @@ func (failingMarks) Commit(context.Context, string, string, string, time.Duratio
 	return false, errDown
 }
 func (failingMarks) Release(context.Context, string, string) error { return errDown }
-
-// syncBuffer is a bytes.Buffer for a logger written from several
-// goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

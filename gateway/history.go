@@ -8,11 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/imbridge/middleware"
-	"github.com/imbridge/middleware/dingtalk"
-	"github.com/imbridge/middleware/feishu"
 	"github.com/imbridge/middleware/outbox"
-	"github.com/imbridge/middleware/wecom"
 )
 
 // Outcome is what became of a notification when it arrived.
@@ -115,17 +111,4 @@ func (s *Server) delivery(ctx context.Context, ids []string) *Delivery {
 		}
 	}
 	return d
-}
-
-// markdownOption is the option that sends markdown on im.
-func markdownOption(im string) (middleware.Option, bool) {
-	switch im {
-	case wecom.IM:
-		return wecom.Markdown(), true
-	case dingtalk.IM:
-		return dingtalk.Markdown(), true
-	case feishu.IM:
-		return feishu.Markdown(), true
-	}
-	return nil, false
 }

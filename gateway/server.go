@@ -218,3 +218,16 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// markdownOption is the option that sends markdown on im.
+func markdownOption(im string) (middleware.Option, bool) {
+	switch im {
+	case wecom.IM:
+		return wecom.Markdown(), true
+	case dingtalk.IM:
+		return dingtalk.Markdown(), true
+	case feishu.IM:
+		return feishu.Markdown(), true
+	}
+	return nil, false
+}

@@ -1,7 +1,6 @@
 package redisstate
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/imbridge/middleware"
 	"github.com/imbridge/middleware/imtest"
+	"github.com/imbridge/middleware/internal/testkit"
 	"github.com/imbridge/middleware/outbox"
 	"github.com/imbridge/middleware/timchat"
 	"github.com/imbridge/middleware/wecom"
@@ -125,7 +124,7 @@ func TestOutboxChaos(t *testing.T) {
 	}()
 
 	workers := map[string]*exec.Cmd{}
-	var logs syncBuffer // the workers' stderr: shown if the test fails
+	var logs testkit.SyncBuffer // the workers' stderr: shown if the test fails
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Log(logs.String())
@@ -244,22 +243,4 @@ func TestOutboxChaos(t *testing.T) {
 	assert.Zero(t, wc.Answered(45009), "the platform refused for the rate")
 	t.Logf("outcome %v; %d WeCom and %d TIM messages; TIM dropped %d repeats; %d maybe-delivered WeCom jobs had not arrived",
 		count, len(wc.Messages()), len(tim.Messages()), tim.Duplicates(), maybeNeverArrived)
-}
-
-// syncBuffer is a bytes.Buffer that several processes' pipes write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
